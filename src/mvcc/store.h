@@ -1,0 +1,140 @@
+// The MVCC key-value store on LMDB: etcd's revisioned keyspace.
+//
+// One LMDB environment at <dir> (ARCHITECTURE.md §5) with named databases:
+//   key    revision (8B BE main | '_' | 8B BE sub [| 't' tombstone]) -> mvccpb.KeyValue
+//   index  user key (order-preserving encoding; keys longer than LMDB's limit
+//          included) -> that key's revisions. No RAM index proportional to keys.
+//   meta   consistent index + term, current and compacted revisions, ...
+// plus, for later issues, aux tables (lease, members, auth, alarm, ...).
+//
+// Revision rules are etcd's (ETCD-FACTS.md §5.1): an empty store is at rev 1;
+// each logical write txn that changes something gets one new revision, its
+// changes sub-revisions 0,1,2...; a txn that changes nothing bumps nothing.
+//
+// Concurrency: any number of readers (any thread; LMDB MDB_NOTLS read txns),
+// one writer (the applier thread). Readers see committed batches only.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "mvccpb/kv.pb.h"
+
+namespace etcdpp::mvcc {
+
+// etcd's exact error texts (gRPC code OutOfRange).
+inline constexpr std::string_view kErrCompacted =
+    "etcdserver: mvcc: required revision has been compacted";
+inline constexpr std::string_view kErrFutureRev =
+    "etcdserver: mvcc: required revision is a future revision";
+
+struct Options {
+  uint64_t map_size_bytes = 8ull << 30;  // LMDB map size (virtual; grows on demand up to this)
+  bool unsafe_no_fsync = false;
+};
+
+struct RangeOptions {
+  int64_t limit = 0;  // 0 = no limit; count still counts every key in range
+  int64_t rev = 0;    // <= 0: the view's current revision
+  bool count_only = false;
+};
+
+struct RangeResult {
+  std::vector<mvccpb::KeyValue> kvs;  // key order
+  int64_t rev = 0;                    // the revision read at
+  int64_t count = 0;                  // keys in range at rev (ignores limit)
+};
+
+// A consistent view of the store.
+//   key/end follow etcd: end empty = the single key; end == "\0" = every key >= key;
+//   otherwise [key, end).
+// Errors: OutOfRange kErrCompacted if rev < compacted revision (== is allowed),
+//         OutOfRange kErrFutureRev if rev > current revision.
+class ReadView {
+ public:
+  virtual ~ReadView() = default;
+  virtual Result<RangeResult> Range(std::string_view key, std::string_view end,
+                                    const RangeOptions& opts) = 0;
+  virtual int64_t Rev() const = 0;         // current revision of this view
+  virtual int64_t CompactRev() const = 0;  // compacted revision (0 = none)
+};
+
+// A read-only LMDB snapshot; cheap; hold briefly (readers pin pages).
+class ReadTxn : public ReadView {};
+
+// One logical etcd transaction (one revision) inside a write Batch. Ranges see
+// this txn's own earlier writes (etcd: reads inside a write txn read at rev+1
+// once it has changes).
+class TxnWrite : public ReadView {
+ public:
+  // Returns the previous KeyValue if the key existed. create_revision/version
+  // follow etcd (version 1 on create, +1 per put, reset by delete).
+  virtual Result<std::optional<mvccpb::KeyValue>> Put(std::string_view key,
+                                                      std::string_view value, int64_t lease) = 0;
+  // Deletes every live key in the range (rules as Range); returns them (prev kvs).
+  virtual Result<std::vector<mvccpb::KeyValue>> DeleteRange(std::string_view key,
+                                                            std::string_view end) = 0;
+  // Events produced so far by this txn, in order (for the watch hub later).
+  virtual const std::vector<mvccpb::Event>& Changes() const = 0;
+  // Ends the txn: bumps the store revision iff there were changes.
+  virtual Status End() = 0;
+};
+
+// One LMDB write transaction holding many logical txns (the applier's batch).
+class Batch {
+ public:
+  virtual ~Batch() = default;
+  // At most one TxnWrite open at a time; the previous must be End()ed.
+  virtual Result<std::unique_ptr<TxnWrite>> BeginTxn() = 0;
+  // Validates and records a compaction at rev (etcd: rev <= compacted ->
+  // kErrCompacted, rev > current -> kErrFutureRev). History below rev is freed
+  // by Store::RunCompaction (or at once); reads below rev fail from now on.
+  virtual Status Compact(int64_t rev) = 0;
+  // The raft index/term of the last applied entry, stored in this same LMDB
+  // transaction so replay after a crash is exact (etcd #13766).
+  virtual void SetConsistentIndex(uint64_t index, uint64_t term) = 0;
+  // Commits (one fdatasync unless unsafe_no_fsync). After OK, readers see it.
+  virtual Status Commit() = 0;
+  // Dropping a Batch without Commit aborts it.
+};
+
+struct HashKVResult {
+  uint32_t hash = 0;
+  int64_t compact_rev = 0;
+  int64_t hash_rev = 0;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+  // Opens or creates the environment in dir (created 0700).
+  static Result<std::unique_ptr<Store>> Open(const std::string& dir, const Options& opts = {});
+
+  virtual Result<std::unique_ptr<ReadTxn>> Read() = 0;
+  // Only one Batch at a time (the applier thread owns writing).
+  virtual Result<std::unique_ptr<Batch>> BeginBatch() = 0;
+
+  // Physically frees history made obsolete by the last Compact (bounded work
+  // per call is fine; returns OK when done). Safe to call from the writer thread.
+  virtual Status RunCompaction() = 0;
+
+  // CRC32C over the logical content of revisions <= rev that compaction keeps
+  // (etcd's HashKV); rev 0 = current. Equal on any two stores with the same
+  // history, independent of LMDB page layout.
+  virtual Result<HashKVResult> HashKV(int64_t rev) = 0;
+
+  // Committed state (cheap; no txn needed).
+  virtual uint64_t ConsistentIndex() const = 0;
+  virtual uint64_t ConsistentTerm() const = 0;
+  virtual int64_t CurrentRev() const = 0;
+  virtual int64_t CompactRev() const = 0;
+  virtual int64_t DbSizeBytes() const = 0;       // file size of data.mdb
+  virtual int64_t DbSizeInUseBytes() const = 0;  // pages in use * page size
+};
+
+}  // namespace etcdpp::mvcc
