@@ -1,0 +1,253 @@
+#include "server/applier.h"
+
+#include <utility>
+
+#include "common/log.h"
+
+namespace etcdpp::server {
+
+Applier::Applier(mvcc::Store* store, WaitRegistry* wait, Options opts)
+    : store_(store), wait_(wait), opts_(std::move(opts)) {
+  applied_.store(store_->ConsistentIndex());
+}
+
+Applier::~Applier() {
+  Stop();
+}
+
+Status Applier::ApplyNow(const std::vector<raft::Entry>& entries) {
+  std::vector<Result> results;
+  for (size_t i = 0; i < entries.size(); i += opts_.max_entries_per_batch) {
+    size_t end = std::min(entries.size(), i + opts_.max_entries_per_batch);
+    std::vector<raft::Entry> chunk(entries.begin() + i, entries.begin() + end);
+    results.clear();
+    ETCDPP_RETURN_IF_ERROR(ApplyBatch(chunk, &results));
+    Complete(&results);  // replayed entries normally have no waiters
+  }
+  return Status::OK();
+}
+
+void Applier::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+void Applier::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  FireReadWaiters(Status::Unavailable("etcdserver: server stopped"));
+}
+
+void Applier::Enqueue(std::vector<raft::Entry> entries) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& e : entries)
+      queue_.push_back(std::move(e));
+  }
+  cv_.notify_one();
+}
+
+Status Applier::Error() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return error_;
+}
+
+void Applier::WaitApplied(uint64_t index, std::function<void(const Status&)> cb) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (error_.ok() && applied_.load(std::memory_order_acquire) < index && !stopping_) {
+      read_waiters_.emplace(index, std::move(cb));
+      return;
+    }
+  }
+  Status st = Error();
+  if (st.ok() && applied_.load(std::memory_order_acquire) < index) {
+    st = Status::Unavailable("etcdserver: server stopped");
+  }
+  cb(st);
+}
+
+void Applier::Run() {
+  std::vector<raft::Entry> batch;
+  std::vector<Result> results;
+  for (;;) {
+    batch.clear();
+    bool stop = false;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      // Take everything committed so far (bounded): one LMDB txn, one sync.
+      size_t n = std::min(queue_.size(), opts_.max_entries_per_batch);
+      for (size_t i = 0; i < n; i++) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      stop = stopping_ && queue_.empty();
+    }
+    if (!batch.empty()) {
+      results.clear();
+      Status st = ApplyBatch(batch, &results);
+      if (!st.ok()) {
+        // The store refused a commit: nothing of this batch is applied, and
+        // the entries are durable in the WAL, so a restart replays them. Stop
+        // applying: fail the waiters (outcome unknown to them, never lost).
+        LOG_ERROR("failed to apply committed entries; stopping the applier",
+                  {"error", st.ToString()}, {"first-index", batch.front().index},
+                  {"last-index", batch.back().index});
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          error_ = st;
+          queue_.clear();
+        }
+        wait_->FailAll(st);
+        FireReadWaiters(st);
+        return;
+      }
+      Complete(&results);
+      FireReadWaiters(Status::OK());
+    }
+    if (stop) return;
+  }
+}
+
+Status Applier::ApplyBatch(const std::vector<raft::Entry>& entries, std::vector<Result>* results) {
+  uint64_t applied = applied_.load(std::memory_order_acquire);
+  const raft::Entry* last = nullptr;
+  auto batch_or = store_->BeginBatch();
+  if (!batch_or.ok()) return batch_or.status();
+  mvcc::Batch& batch = **batch_or;
+  for (const auto& e : entries) {
+    // Idempotent replay: the store already holds everything up to its
+    // consistent index (it was committed in the same LMDB txn as the data).
+    if (e.index <= applied) continue;
+    if (e.type == raft::EntryType::kNormal && !e.data.empty()) ApplyEntry(batch, e, results);
+    last = &e;
+  }
+  if (last == nullptr) return Status::OK();
+  // Same LMDB txn as the data: after a crash, state = LMDB at this index +
+  // WAL replay of what follows (ARCHITECTURE.md §5).
+  batch.SetConsistentIndex(last->index, last->term);
+  // Commit = LMDB's sync point. Readers see the batch only after it, and we
+  // acknowledge clients only after it (below, Complete()).
+  ETCDPP_RETURN_IF_ERROR(batch.Commit());
+  applied_.store(last->index, std::memory_order_release);
+  for (auto& r : *results) {
+    if (!r.physical_compaction) continue;
+    // etcd answers a physical compaction only once history is freed.
+    Status st = store_->RunCompaction();
+    if (!st.ok()) {
+      LOG_WARN("physical compaction failed", {"error", st.ToString()});
+      r.status = st;
+    }
+    break;  // one run frees everything compacted so far
+  }
+  return Status::OK();
+}
+
+void Applier::ApplyEntry(mvcc::Batch& batch, const raft::Entry& e, std::vector<Result>* results) {
+  internalpb::InternalRequest req;
+  Result r;
+  if (!req.ParseFromString(e.data)) {
+    // The WAL's CRC vouched for these bytes: a decode failure is a bug or a
+    // foreign log. Skip it loudly rather than guess at its meaning.
+    LOG_ERROR("failed to decode a committed entry; skipping it", {"index", e.index},
+              {"term", e.term});
+    return;
+  }
+  r.id = req.id();
+  if (req.request_case() == internalpb::InternalRequest::kCompaction) {
+    const auto& c = req.compaction();
+    r.status = batch.Compact(c.revision());
+    r.physical_compaction = r.status.ok() && c.physical();
+    // header.revision = the current revision, as seen inside this batch.
+    int64_t rev = 0;
+    if (auto t = batch.BeginTxn(); t.ok()) {
+      rev = (*t)->Rev();
+      (void)(*t)->End();  // no changes: bumps nothing
+    }
+    r.resp.mutable_compaction()->mutable_header()->set_revision(rev);
+    results->push_back(std::move(r));
+    return;
+  }
+  auto txn_or = batch.BeginTxn();
+  if (!txn_or.ok()) {
+    r.status = txn_or.status();
+    results->push_back(std::move(r));
+    return;
+  }
+  mvcc::TxnWrite& txn = **txn_or;
+  switch (req.request_case()) {
+    case internalpb::InternalRequest::kPut:
+      r.status = apply::Put(txn, opts_.ctx, req.put(), r.resp.mutable_put());
+      break;
+    case internalpb::InternalRequest::kDeleteRange:
+      r.status = apply::DeleteRange(txn, req.delete_range(), r.resp.mutable_delete_range());
+      break;
+    case internalpb::InternalRequest::kTxn:
+      r.status = apply::Txn(txn, opts_.ctx, req.txn(), r.resp.mutable_txn());
+      break;
+    case internalpb::InternalRequest::kRange:
+      r.status = apply::Range(txn, req.range(), r.resp.mutable_range());
+      break;
+    default:
+      r.status = Status::Unimplemented("etcdserver: unknown internal request");
+      break;
+  }
+  // apply::* validate before writing, so a failed request changed nothing and
+  // End() bumps no revision for it.
+  Status end = txn.End();
+  if (!end.ok() && r.status.ok()) r.status = end;
+  results->push_back(std::move(r));
+}
+
+void Applier::Complete(std::vector<Result>* results) {
+  const uint64_t term = opts_.term ? opts_.term() : 0;
+  for (auto& r : *results) {
+    if (r.id == 0) continue;
+    etcdserverpb::ResponseHeader* h = nullptr;
+    switch (r.resp.response_case()) {
+      case internalpb::InternalResponse::kPut:
+        h = r.resp.mutable_put()->mutable_header();
+        break;
+      case internalpb::InternalResponse::kDeleteRange:
+        h = r.resp.mutable_delete_range()->mutable_header();
+        break;
+      case internalpb::InternalResponse::kTxn:
+        h = r.resp.mutable_txn()->mutable_header();
+        break;
+      case internalpb::InternalResponse::kCompaction:
+        h = r.resp.mutable_compaction()->mutable_header();
+        break;
+      case internalpb::InternalResponse::kRange:
+        h = r.resp.mutable_range()->mutable_header();
+        break;
+      default:
+        break;
+    }
+    if (h != nullptr) {
+      h->set_cluster_id(opts_.cluster_id);
+      h->set_member_id(opts_.member_id);
+      h->set_raft_term(term);
+    }
+    wait_->Trigger(r.id, r.status, &r.resp);  // no waiter after a restart: fine
+  }
+}
+
+void Applier::FireReadWaiters(const Status& st) {
+  std::vector<std::function<void(const Status&)>> due;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    uint64_t applied = applied_.load(std::memory_order_acquire);
+    auto end = st.ok() ? read_waiters_.upper_bound(applied) : read_waiters_.end();
+    for (auto it = read_waiters_.begin(); it != end; ++it)
+      due.push_back(std::move(it->second));
+    read_waiters_.erase(read_waiters_.begin(), end);
+  }
+  for (auto& cb : due)
+    cb(st);
+}
+
+}  // namespace etcdpp::server
