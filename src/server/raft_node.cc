@@ -25,7 +25,7 @@ RaftNode::~RaftNode() {
 
 void RaftNode::Start() {
   const std::string self = IdToHex(id_);
-  LOG_INFO("became candidate", {"local-member-id", self}, {"term", core_->term() + 1});
+  LOG_INFO((self + " became candidate at term " + std::to_string(core_->term() + 1)).c_str());
   core_->Campaign();
   leader_entry_index_ = core_->last_index();
   LOG_INFO((self + " became leader at term " + std::to_string(core_->term())).c_str());

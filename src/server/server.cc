@@ -186,6 +186,10 @@ Status EtcdServer::OpenStorage() {
     auto w = wal::Wal::Create(wal_dir_, md.SerializeAsString(), wopts);
     if (!w.ok()) return w.status();
     wal_ = std::move(w).value();
+    // etcd bootstraps a new member at term 1 (its initial conf-change
+    // entries) and then wins term 2; start from the same term so that
+    // `endpoint status` shows what etcd shows.
+    rr.hard_state.term = 1;
     LOG_INFO("starting local member", {"local-member-id", IdToHex(member_id_)},
              {"cluster-id", IdToHex(cluster_id_)});
   }
