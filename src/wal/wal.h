@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,16 +33,30 @@ struct WalSnapshot {
   bool operator==(const WalSnapshot&) const = default;
 };
 
+class Fs;  // wal/fs.h: the file-system layer (tests inject faults through it)
+
 struct Options {
   uint64_t segment_bytes = 64ull << 20;  // preallocated segment size (etcd: 64 MB)
   bool unsafe_no_fsync = false;          // --unsafe-no-fsync: tests only
+  Fs* fs = nullptr;                      // null: the real file system (wal::DefaultFs())
+};
+
+// A torn write found at the end of the log and cut off by ReadAll. Not an
+// error (the writer died mid-Save; nothing acknowledged is lost): the server
+// logs it as a warning.
+struct TailRepair {
+  std::string file;            // path of the last segment
+  uint64_t offset = 0;         // the log now ends here
+  uint64_t dropped_bytes = 0;  // non-zero bytes that were discarded
+  std::string reason;          // "crc mismatch", "short record", ...
 };
 
 struct ReadResult {
-  std::string metadata;            // as given to Create (cluster id, member id, ...)
-  raft::HardState hard_state;      // the last one saved
-  std::vector<raft::Entry> entries;  // index > snapshot.index, in order; later writes of
-                                     // an index replace earlier ones (and truncate after)
+  std::string metadata;                // as given to Create (cluster id, member id, ...)
+  raft::HardState hard_state;          // the last one saved
+  std::vector<raft::Entry> entries;    // index > snapshot.index, in order; later writes of
+                                       // an index replace earlier ones (and truncate after)
+  std::optional<TailRepair> repaired;  // set if a torn tail was truncated
 };
 
 class Wal {
