@@ -157,6 +157,13 @@ Status EtcdServer::OpenStorage() {
     auto r = wal_->ReadAll();
     if (!r.ok()) return r.status();
     rr = std::move(r).value();
+    if (rr.repaired) {
+      // A torn write at the very end (the process died mid-Save): nothing
+      // acknowledged is lost, since an ack needs the Save to have returned.
+      LOG_WARN("repaired a torn write at the tail of the WAL", {"file", rr.repaired->file},
+               {"offset", rr.repaired->offset}, {"dropped-bytes", rr.repaired->dropped_bytes},
+               {"reason", rr.repaired->reason});
+    }
     internalpb::WalMetadata md;
     if (!md.ParseFromString(rr.metadata) || md.node_id() == 0) {
       return Status::Corruption("wal: metadata record in " + wal_dir_ + " is unreadable");
