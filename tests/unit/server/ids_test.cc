@@ -24,7 +24,9 @@ TEST(Ids, PeerUrlOrderDoesNotMatter) {
   EXPECT_EQ(ComputeClusterId({1, 2, 3}), ComputeClusterId({3, 1, 2}));
 }
 
-TEST(Ids, HexHasNoLeadingZeros) { EXPECT_EQ(IdToHex(0x0abc), "abc"); }
+TEST(Ids, HexHasNoLeadingZeros) {
+  EXPECT_EQ(IdToHex(0x0abc), "abc");
+}
 
 TEST(Ids, GeneratorNeverRepeatsAndEmbedsMember) {
   IdGenerator g(0x8e9e05c52164694dull, 1'700'000'000'000ull);

@@ -22,8 +22,7 @@ TEST(StatusMap, CodesAndMessagesVerbatim) {
             grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_EQ(ToGrpcStatus(Status::Unavailable("x")).error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(ToGrpcStatus(Status::Corruption("bad")).error_code(), grpc::StatusCode::DATA_LOSS);
-  EXPECT_EQ(ToGrpcStatus(Status::IOError("disk full")).error_code(),
-            grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(ToGrpcStatus(Status::IOError("disk full")).error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(ToGrpcStatus(Status::IOError("disk full")).error_message(), "disk full");
   EXPECT_EQ(ToGrpcStatus(Status(Code::kUnauthenticated, "t")).error_code(),
             grpc::StatusCode::UNAUTHENTICATED);
@@ -87,7 +86,8 @@ TEST(WaitRegistry, FailAllAndConcurrentUse) {
       }
     });
   }
-  for (auto& t : ts) t.join();
+  for (auto& t : ts)
+    t.join();
   w.FailAll(Status::Unavailable("etcdserver: server stopped"));
   EXPECT_EQ(ok.load(), 2000);
   EXPECT_EQ(failed.load(), 2000);

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <condition_variable>
+#include <filesystem>
 #include <mutex>
 #include <thread>
 
@@ -27,7 +28,8 @@ class FakeWal : public wal::Wal {
     in_save = false;
     if (!fail.ok()) return fail;
     if (!hs.empty()) last_hs = hs;
-    for (const auto& e : entries) persisted.push_back(e);
+    for (const auto& e : entries)
+      persisted.push_back(e);
     return Status::OK();
   }
   Status SaveSnapshot(wal::WalSnapshot) override { return Status::OK(); }
@@ -123,7 +125,8 @@ TEST(RaftNode, GroupCommitUsesFewerSyncsThanProposals) {
       }
     });
   }
-  for (auto& t : ts) t.join();
+  for (auto& t : ts)
+    t.join();
   wal.Release();
   sink.WaitFor(kN + 1);  // + the leader's empty entry
   node.Stop();
@@ -135,7 +138,8 @@ TEST(RaftNode, GroupCommitUsesFewerSyncsThanProposals) {
   EXPECT_EQ(wal.last_hs.vote, kId);
   EXPECT_EQ(wal.last_hs.commit, static_cast<uint64_t>(kN + 1));
   EXPECT_EQ(node.CommitIndex(), static_cast<uint64_t>(kN + 1));
-  for (size_t i = 0; i < sink.applied.size(); i++) EXPECT_EQ(sink.applied[i].index, i + 1);
+  for (size_t i = 0; i < sink.applied.size(); i++)
+    EXPECT_EQ(sink.applied[i].index, i + 1);
 }
 
 TEST(RaftNode, StopHandlesEverythingProposedBefore) {
@@ -146,7 +150,8 @@ TEST(RaftNode, StopHandlesEverythingProposedBefore) {
   RaftNode node(std::make_unique<SoloRaft>(kId, raft::HardState{2, kId, 5}, 5, 2), &wal, &wait,
                 [&](std::vector<raft::Entry> es) { sink.Add(std::move(es)); }, {});
   node.Start();
-  for (int i = 0; i < 50; i++) ASSERT_TRUE(node.Propose(i + 1, "x").ok());
+  for (int i = 0; i < 50; i++)
+    ASSERT_TRUE(node.Propose(i + 1, "x").ok());
   node.Stop();
   EXPECT_EQ(sink.applied.size(), 51u);
   EXPECT_EQ(sink.applied.front().index, 6u);
@@ -190,6 +195,65 @@ TEST(RaftNode, WalFailureFailsBatchAndRejectsLaterWrites) {
   EXPECT_EQ(node.Propose(43, "later").code(), Code::kIOError);
   EXPECT_FALSE(node.WalError().ok());
   node.Stop();
+}
+
+}  // namespace
+}  // namespace etcdpp::server
+
+namespace etcdpp::server {
+namespace {
+
+// The loop on the real WAL: concurrent proposals, then reopen and read back
+// every entry in order with the last hard state.
+TEST(RaftNode, RealWalRoundTrip) {
+  char tmpl[] = "/tmp/etcdpp-raftnode-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string dir = std::string(tmpl) + "/wal";
+  {
+    auto w = wal::Wal::Create(dir, "meta");
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    WaitRegistry wait;
+    std::mutex mu;
+    std::condition_variable cv;
+    size_t applied = 0;
+    RaftNode node(std::make_unique<SoloRaft>(kId, raft::HardState{1, 0, 0}, 0, 0), w->get(), &wait,
+                  [&](std::vector<raft::Entry> es) {
+                    std::lock_guard<std::mutex> lock(mu);
+                    applied += es.size();
+                    cv.notify_all();
+                  },
+                  {});
+    node.Start();
+    std::vector<std::thread> ts;
+    for (int t = 0; t < 4; t++) {
+      ts.emplace_back([&, t] {
+        for (int i = 0; i < 50; i++)
+          ASSERT_TRUE(node.Propose(t * 100 + i + 1, "d").ok());
+      });
+    }
+    for (auto& t : ts)
+      t.join();
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] { return applied == 201; });
+    }
+    node.Stop();
+    EXPECT_LT(node.SaveCount(), 201u);  // group commit happened at least once
+    ASSERT_TRUE((*w)->Close().ok());
+  }
+  auto w = wal::Wal::Open(dir, wal::WalSnapshot{});
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  auto rr = (*w)->ReadAll();
+  ASSERT_TRUE(rr.ok()) << rr.status().ToString();
+  EXPECT_EQ(rr->metadata, "meta");
+  ASSERT_EQ(rr->entries.size(), 201u);
+  for (size_t i = 0; i < rr->entries.size(); i++)
+    EXPECT_EQ(rr->entries[i].index, i + 1);
+  EXPECT_EQ(rr->hard_state.term, 2u);
+  EXPECT_EQ(rr->hard_state.vote, kId);
+  EXPECT_EQ(rr->hard_state.commit, 201u);
+  (void)(*w)->Close();
+  std::filesystem::remove_all(tmpl);
 }
 
 }  // namespace

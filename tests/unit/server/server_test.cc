@@ -39,7 +39,8 @@ class ServerTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     server_ = std::move(s).value();
     ASSERT_EQ(server_->ClientAddresses().size(), 1u);
-    auto ch = grpc::CreateChannel(server_->ClientAddresses()[0], grpc::InsecureChannelCredentials());
+    auto ch =
+        grpc::CreateChannel(server_->ClientAddresses()[0], grpc::InsecureChannelCredentials());
     kv_ = etcdserverpb::KV::NewStub(ch);
     mt_ = etcdserverpb::Maintenance::NewStub(ch);
     cl_ = etcdserverpb::Cluster::NewStub(ch);
@@ -59,8 +60,8 @@ class ServerTest : public ::testing::Test {
     req.set_prev_kv(true);
     return kv_->Put(&ctx, req, out);
   }
-  grpc::Status Get(const std::string& k, etcdserverpb::RangeResponse* out, bool serializable = false,
-                   int64_t rev = 0) {
+  grpc::Status Get(const std::string& k, etcdserverpb::RangeResponse* out,
+                   bool serializable = false, int64_t rev = 0) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
     etcdserverpb::RangeRequest req;
@@ -190,7 +191,8 @@ TEST_F(ServerTest, ConcurrentWritesAllLandAndSurviveRestart) {
       }
     });
   }
-  for (auto& t : ts) t.join();
+  for (auto& t : ts)
+    t.join();
   EXPECT_EQ(ok.load(), kThreads * kPer);
   Restart();
   grpc::ClientContext ctx;
