@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <climits>
@@ -25,6 +26,8 @@ constexpr int kGrpcOverheadBytes = 512 * 1024;  // etcd: max recv = max-request-
 std::string HostOf(const ListenAddr& a) {
   return a.host.find(':') != std::string::npos ? "[" + a.host + "]" : a.host;
 }
+
+Status BindTcp(const ListenAddr& a, int* fd_out, int* port_out);
 
 }  // namespace
 
@@ -80,37 +83,54 @@ Result<std::unique_ptr<Listeners>> Listeners::Start(EtcdServer* s,
   return l;
 }
 
+namespace {
+
+// Binds and listens on a TCP address; returns the fd and the bound port.
+Status BindTcp(const ListenAddr& a, int* fd_out, int* port_out) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
+  addrinfo* res = nullptr;
+  std::string port = std::to_string(a.port);
+  if (int rc = getaddrinfo(a.host.c_str(), port.c_str(), &hints, &res); rc != 0) {
+    return Status::InvalidArgument("listen address " + a.GrpcTarget() +
+                                   ": host must be an IP address or localhost (" +
+                                   gai_strerror(rc) + ")");
+  }
+  int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 128) != 0) {
+    int err = errno;
+    if (fd >= 0) close(fd);
+    freeaddrinfo(res);
+    // etcd's wording ("listen tcp 127.0.0.1:2379: bind: address already in use").
+    std::string why = std::strerror(err);
+    for (auto& c : why)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return Status::Unavailable("listen tcp " + a.GrpcTarget() + ": bind: " + why);
+  }
+  freeaddrinfo(res);
+  sockaddr_storage ss{};
+  socklen_t len = sizeof(ss);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+  *port_out = ss.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port)
+                                       : ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+  *fd_out = fd;
+  return Status::OK();
+}
+
+}  // namespace
+
 Status Listeners::BindPeers(const config::ServerConfig& cfg) {
   for (const auto& u : cfg.listen_peer_urls) {
     ETCDPP_ASSIGN_OR_RETURN(ListenAddr a, ParseListenUrl(u));
     if (a.scheme != "http") return Status::InvalidArgument("unsupported peer URL " + u);
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
-    addrinfo* res = nullptr;
-    std::string port = std::to_string(a.port);
-    if (int rc = getaddrinfo(a.host.c_str(), port.c_str(), &hints, &res); rc != 0) {
-      return Status::InvalidArgument("peer URL " + u + ": host must be an IP address (" +
-                                     gai_strerror(rc) + ")");
-    }
-    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 128) != 0) {
-      int err = errno;
-      if (fd >= 0) close(fd);
-      freeaddrinfo(res);
-      return Status::Unavailable("listen tcp " + a.GrpcTarget() + ": " + std::strerror(err));
-    }
-    freeaddrinfo(res);
+    int fd = -1, port = 0;
+    ETCDPP_RETURN_IF_ERROR(BindTcp(a, &fd, &port));
     peer_fds_.push_back(fd);
-    sockaddr_storage ss{};
-    socklen_t len = sizeof(ss);
-    getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
-    int bound = ss.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port)
-                                         : ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
-    peer_addrs_.push_back(HostOf(a) + ":" + std::to_string(bound));
+    peer_addrs_.push_back(HostOf(a) + ":" + std::to_string(port));
   }
   return Status::OK();
 }

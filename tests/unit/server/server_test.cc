@@ -245,3 +245,20 @@ TEST_F(ServerTest, DataDirIsMadePrivate) {
 
 }  // namespace
 }  // namespace etcdpp::server
+
+namespace etcdpp::server {
+namespace {
+
+TEST_F(ServerTest, PeerPortInUseFailsClearly) {
+  StartServer();
+  config::ServerConfig second = cfg_;
+  second.data_dir = root_ + "/data2";
+  second.listen_peer_urls = {"http://" + server_->PeerAddresses()[0]};
+  auto s = EtcdServer::Start(second);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("address already in use"), std::string::npos)
+      << s.status().ToString();
+}
+
+}  // namespace
+}  // namespace etcdpp::server
