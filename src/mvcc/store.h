@@ -35,6 +35,8 @@ inline constexpr std::string_view kErrFutureRev =
 
 struct Options {
   uint64_t map_size_bytes = 8ull << 30;  // LMDB map size (virtual; grows on demand up to this)
+  // Map size at open (or the data file's size if larger); doubled on demand.
+  uint64_t initial_map_size_bytes = 256ull << 20;
   bool unsafe_no_fsync = false;
 };
 
@@ -46,7 +48,7 @@ struct RangeOptions {
 
 struct RangeResult {
   std::vector<mvccpb::KeyValue> kvs;  // key order
-  int64_t rev = 0;                    // the revision read at
+  int64_t rev = 0;                    // the view's current revision (etcd: header revision)
   int64_t count = 0;                  // keys in range at rev (ignores limit)
 };
 
@@ -74,8 +76,8 @@ class TxnWrite : public ReadView {
  public:
   // Returns the previous KeyValue if the key existed. create_revision/version
   // follow etcd (version 1 on create, +1 per put, reset by delete).
-  virtual Result<std::optional<mvccpb::KeyValue>> Put(std::string_view key,
-                                                      std::string_view value, int64_t lease) = 0;
+  virtual Result<std::optional<mvccpb::KeyValue>> Put(std::string_view key, std::string_view value,
+                                                      int64_t lease) = 0;
   // Deletes every live key in the range (rules as Range); returns them (prev kvs).
   virtual Result<std::vector<mvccpb::KeyValue>> DeleteRange(std::string_view key,
                                                             std::string_view end) = 0;
