@@ -224,7 +224,7 @@ Result<ServerConfig> Build(const Collected& set, bool from_file,
     const FlagDef* def = FindFlag(name);
     if (def == nullptr || !def->renamed_to.empty() || !def->gate.empty()) continue;
     if (def->type == FlagType::kIgnored) {
-      warnings->push_back("flag \"-" + name + "\" is ignored");
+      warnings->push_back("flag \"-" + name + "\" is no longer supported - ignoring.");
       continue;
     }
     if (def->set) def->set(cfg, v);

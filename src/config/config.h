@@ -132,8 +132,15 @@ struct ParseOutcome {
   std::vector<std::string> warnings;  // to be logged once logging is set up
 };
 
-// Parses argv (argv[0] skipped) and the environment (entries "KEY=VALUE";
-// ETCD_* are used). On error: kInvalidArgument with etcd-like text.
+// Parses the command-line arguments after the program name (argv[1..argc)) and
+// the environment (entries "KEY=VALUE"; ETCD_* are used), like etcd 3.6:
+// flags first (Go flag syntax), then --help/-h, stray arguments, --version;
+// then either the --config-file/ETCD_CONFIG_FILE YAML (all other flags and
+// variables ignored) or the ETCD_* variables; then derived defaults and
+// validation. On error: kInvalidArgument whose message is the one line etcd
+// prints (e.g. "flag provided but not defined: -foo"); the caller prints it
+// (optionally followed by UsageText()) and exits with code 2. Never touches
+// the file system except to read the config file.
 Result<ParseOutcome> Parse(const std::vector<std::string>& args,
                            const std::vector<std::string>& env);
 

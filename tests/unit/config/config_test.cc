@@ -340,7 +340,7 @@ TEST(Config, Environment) {
 
 TEST(Config, LegacyFlagsIgnored) {
   ParseOutcome o = MustParse({"--snapshot", "-v", "--config=whatever", "--peer-election-timeout"});
-  EXPECT_TRUE(HasWarning(o, "flag \"-snapshot\" is ignored"));
+  EXPECT_TRUE(HasWarning(o, "flag \"-snapshot\" is no longer supported - ignoring."));
   EXPECT_EQ(o.config.snapshot_count, 10000u);
   EXPECT_EQ(o.config.config_file, "");
 }
