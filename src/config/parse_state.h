@@ -1,0 +1,23 @@
+// Internal: what the command line, the environment or the config file set,
+// before it is turned into a ServerConfig. Shared by config.cc and config_file.cc.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "config/config.h"
+#include "config/flag_table.h"
+
+namespace etcdpp::config::internal {
+
+struct Collected {
+  std::map<std::string, std::string> raw;   // explicitly set: flag name -> raw text
+  std::map<std::string, FlagValue> values;  // explicitly set and known: parsed value
+};
+
+// Reads the YAML file at `path` into `out` (keys converted to flag names).
+Status LoadConfigFile(const std::string& path, Collected* out, std::vector<std::string>* warnings);
+
+}  // namespace etcdpp::config::internal
