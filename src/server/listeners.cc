@@ -46,11 +46,17 @@ Result<std::unique_ptr<Listeners>> Listeners::Start(EtcdServer* s,
                        cfg.max_concurrent_streams > INT_MAX
                            ? INT_MAX
                            : static_cast<int>(cfg.max_concurrent_streams));
-  // etcd's keepalive enforcement: clients may ping every 5 s; the server pings
-  // idle connections every 2 h and waits 20 s for the answer.
-  b.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
-  b.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 2 * 60 * 60 * 1000);
-  b.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20 * 1000);
+  // etcd's keepalive policy (--grpc-keepalive-*): clients may ping as often as
+  // min-time (5 s); the server pings idle connections every interval (2 h)
+  // and waits timeout (20 s) for the answer.
+  auto ms = [](int64_t ns) {
+    int64_t v = ns / 1'000'000;
+    return v > INT_MAX ? INT_MAX : static_cast<int>(v);
+  };
+  b.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                       ms(cfg.grpc_keepalive_min_time_ns));
+  b.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, ms(cfg.grpc_keepalive_interval_ns));
+  b.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, ms(cfg.grpc_keepalive_timeout_ns));
 
   std::vector<ListenAddr> addrs;
   std::vector<std::unique_ptr<int>> ports;

@@ -35,7 +35,9 @@ int main(int argc, char** argv) {
   // Parsing never touches the data dir: a bad flag exits 2 with nothing created.
   auto parsed = etcdpp::config::Parse(args, env);
   if (!parsed.ok()) {
-    std::fprintf(stderr, "%s\n", parsed.status().message().c_str());
+    // etcd (Go's flag package) prints the error, then the short usage.
+    std::fprintf(stderr, "%s\n%s", parsed.status().message().c_str(),
+                 etcdpp::config::UsageText().c_str());
     return 2;
   }
   auto& outcome = parsed.value();
