@@ -121,7 +121,7 @@ TEST(RaftNode, GroupCommitUsesFewerSyncsThanProposals) {
   for (int t = 0; t < 4; t++) {
     ts.emplace_back([&, t] {
       for (int i = 0; i < kN / 4; i++) {
-        ASSERT_TRUE(node.Propose(t * 1000 + i + 1, "p" + std::to_string(t * 1000 + i)).ok());
+        ASSERT_TRUE(node.Propose(t * 1000 + i + 1, std::to_string(t * 1000 + i)).ok());
       }
     });
   }
