@@ -171,8 +171,16 @@ class Member:
                 "--initial-cluster", "%s=%s" % (self.name, self.peer_url)] + self.extra_args
 
     # ---- process control ----
+    def pick_ports(self):
+        self.client_port = free_port()
+        self.peer_port = free_port()
+        while self.peer_port == self.client_port:
+            self.peer_port = free_port()
+
     def spawn(self, args=None):
         """Starts the process without waiting for readiness (used for bad-flag tests too)."""
+        if self.client_port is None:
+            self.pick_ports()
         if not os.path.exists(self.binary):
             raise ServerStartError("server binary %s does not exist (build it, or set ETCDPP_BIN)"
                                    % self.binary)
@@ -191,10 +199,7 @@ class Member:
         last_error = None
         for attempt in range(5):
             if new_ports or self.client_port is None or attempt > 0:
-                self.client_port = free_port()
-                self.peer_port = free_port()
-                while self.peer_port == self.client_port:
-                    self.peer_port = free_port()
+                self.pick_ports()
             log_offset = os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
             self.spawn()
             try:
