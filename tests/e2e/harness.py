@@ -134,9 +134,10 @@ class ServerStartError(Exception):
 class Member:
     """One server process with its own temp dir, data dir, ports and log file."""
 
-    def __init__(self, name="e2e", extra_args=(), binary=None, data_dir=None):
+    def __init__(self, name="e2e", extra_args=(), binary=None, data_dir=None, env=None):
         self.name = name
         self.extra_args = list(extra_args)
+        self.env = dict(env or {})  # extra environment (e.g. ETCD_* settings)
         self.binary = binary or server_binary()
         self.root = tempfile.mkdtemp(prefix="etcdpp-e2e-")
         self.data_dir = data_dir or os.path.join(self.root, "data")
@@ -189,8 +190,11 @@ class Member:
         self._log.write(("\n===== e2e harness: start #%d: %s\n" % (
             self.starts, " ".join(args or self.args()))).encode())
         self._log.flush()
+        # The server sees only our ETCD_* settings, never the caller's.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ETCD_")}
+        env.update(self.env)
         self.proc = subprocess.Popen(args or self.args(), stdout=self._log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, cwd=self.root,
+                                     stdin=subprocess.DEVNULL, cwd=self.root, env=env,
                                      start_new_session=True)
         return self.proc
 

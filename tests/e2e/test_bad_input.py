@@ -143,12 +143,12 @@ class StartupTest(harness.MemberTestCase):
                            cwd=cwd, timeout=timeout)
         return p.returncode, (p.stdout + p.stderr).decode(errors="replace")
 
-    def assertBadInvocation(self, args, mention, env_extra=None):
+    def assertBadInvocation(self, args, mention, env_extra=None, etcdpp_rc=2):
         root = self.new_member(start=False).root  # only for its temp dir
         data_dir = os.path.join(root, "never-created")
         rc, out = self.run_binary(["--data-dir", data_dir] + args, root, env_extra)
-        if harness.is_etcdpp():
-            self.assertEqual(rc, 2, out)  # etcdpp contract: usage errors exit 2
+        if harness.is_etcdpp() and etcdpp_rc is not None:
+            self.assertEqual(rc, etcdpp_rc, out)  # etcdpp contract: usage errors exit 2
         else:
             self.assertNotEqual(rc, 0, out)  # etcd 3.4 exits 2 for flags, 1 for env values
         self.assertIn(mention, out)
@@ -165,6 +165,21 @@ class StartupTest(harness.MemberTestCase):
 
     def test_bad_env_value(self):
         self.assertBadInvocation([], "ETCD_MAX_TXN_OPS", {"ETCD_MAX_TXN_OPS": "abc"})
+
+    def test_flag_and_env_conflict(self):
+        # etcd refuses an option given both ways; the exit code is not part of the contract.
+        self.assertBadInvocation(["--max-txn-ops", "6"], "ETCD_MAX_TXN_OPS",
+                                 {"ETCD_MAX_TXN_OPS": "5"}, etcdpp_rc=None)
+
+    def test_env_settings_apply(self):
+        m = self.new_member(env={"ETCD_MAX_TXN_OPS": "2"})
+        c = m.client()
+        self.addCleanup(c.close)
+        ops = [put_op(b"env%d" % i) for i in range(3)]
+        with self.assertRaises(grpc.RpcError) as cm:
+            c.kvstub.Txn(etcdrpc.TxnRequest(success=ops), 30)
+        self.assertEqual(cm.exception.details(), "etcdserver: too many operations in txn request")
+        self.assertTrue(c.kvstub.Txn(etcdrpc.TxnRequest(success=ops[:2]), 30).succeeded)
 
     def test_unexpected_positional_argument(self):
         self.assertBadInvocation(["extra-positional"], "extra-positional")
