@@ -11,9 +11,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness  # noqa: E402
 
-# gRPC's own C++ logging (absl/gpr format, e.g. "E1125 04:47:35.1 123 file.cc:10] ..."),
-# which the server does not control.
-GRPC_LINE = re.compile(r"^[EWIF]\d{4} \d\d:\d\d:\d\d")
+# The gRPC library's own logging, which the server does not format: C++ gRPC's absl/gpr format
+# ("E1125 04:47:35.1 123 file.cc:10] ...") and, in reference etcd, grpc-go's
+# ("WARNING: 2026/11/25 04:48:48 [core] grpc: ...").
+GRPC_LINE = re.compile(r"^([EWIF]\d{4} \d\d:\d\d:\d\d|(INFO|WARNING|ERROR): \d{4}/\d\d/\d\d )")
 LEVELS = {"debug", "info", "warn", "error", "dpanic", "panic", "fatal"}
 
 
