@@ -193,9 +193,9 @@ class Member:
         # The server sees only our ETCD_* settings, never the caller's.
         env = {k: v for k, v in os.environ.items() if not k.startswith("ETCD_")}
         env.update(self.env)
-        self.proc = subprocess.Popen(args or self.args(), stdout=self._log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, cwd=self.root, env=env,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(args or self.args(), stdout=self._log,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     cwd=self.root, env=env, start_new_session=True)
         return self.proc
 
     def start(self, timeout=READY_TIMEOUT, new_ports=True):
@@ -299,6 +299,12 @@ class Member:
                 return f.read().decode(errors="replace")
         except OSError:
             return ""
+
+    def server_output(self):
+        """What the server itself wrote during its latest start (no harness lines)."""
+        last = self.log_text().split("\n===== e2e harness: start #%d: " % self.starts)[-1]
+        return "\n".join(line for line in last.splitlines()[1:]
+                         if not line.startswith("===== e2e harness"))
 
     def log_tail(self, n=80):
         lines = self.log_text().splitlines()
@@ -415,7 +421,7 @@ def assert_etcdctl_error(tc, r, code, message):
 
 
 def kvs_of(resp):
-    """Decodes the kvs of an etcdctl -w json range response: [(key, value, create, mod, version)]."""
+    """The kvs of an etcdctl -w json range response: [(key, value, create, mod, version)]."""
     return [(unb64(kv.get("key")), unb64(kv.get("value")), kv.get("create_revision", 0),
              kv.get("mod_revision", 0), kv.get("version", 0)) for kv in resp.get("kvs", [])]
 

@@ -196,7 +196,7 @@ class StartupTest(harness.MemberTestCase):
             self.fail("server kept running with a data dir that is a file\n" + m.log_tail())
         m._reap()
         self.assertNotEqual(rc, 0, m.log_tail())
-        self.assertIn(m.data_dir, m.log_text(), "the message must name the data dir")
+        self.assertIn(m.data_dir, m.server_output(), "the message must name the data dir")
         with open(m.data_dir) as f:
             self.assertEqual(f.read(), "not a directory\n")
 
@@ -213,7 +213,7 @@ class StartupTest(harness.MemberTestCase):
             self.fail("server kept running with <data-dir>/member being a file\n" + m.log_tail())
         m._reap()
         self.assertNotEqual(rc, 0, m.log_tail())
-        self.assertIn(os.path.join(m.data_dir, "member"), m.log_text(),
+        self.assertIn(os.path.join(m.data_dir, "member"), m.server_output(),
                       "the message must name the offending path")
 
 

@@ -74,7 +74,7 @@ class DiskFullTest(harness.MemberTestCase):
             except subprocess.TimeoutExpired:
                 self.fail("the server dropped the connection but did not exit\n" + m.log_tail())
             self.assertNotEqual(rc, 0)
-        log = m.log_text().lower()
+        log = m.server_output().lower()
         self.assertTrue("no space left on device" in log or "enospc" in log,
                         "the log must name the cause\n" + m.log_tail())
         if not server_exited:

@@ -11,7 +11,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness  # noqa: E402
-from harness import assert_etcdctl_error, b64, keys_of, kvs_of, revision_of, unb64  # noqa: E402
+from harness import assert_etcdctl_error, keys_of, kvs_of, revision_of, unb64  # noqa: E402
 
 
 class KvTest(harness.MemberTestCase):
@@ -84,7 +84,8 @@ class KvTest(harness.MemberTestCase):
         # An end below the start is an empty range, not an error.
         self.assertNotIn("kvs", self.js("get", "rng/d", "rng/b"))
         self.assertEqual(self.ok("del", "rng/b", "rng/d").out, "2\n")
-        self.assertEqual(keys_of(self.js("get", "--prefix", "rng/")), [b"rng/a", b"rng/d", b"rng/e"])
+        self.assertEqual(keys_of(self.js("get", "--prefix", "rng/")),
+                         [b"rng/a", b"rng/d", b"rng/e"])
 
     def test_limit_sets_more_and_count(self):
         self.put_all([("lim/%d" % i, str(i)) for i in range(5)])

@@ -21,8 +21,7 @@ LEVELS = {"debug", "info", "warn", "error", "dpanic", "panic", "fatal"}
 class LoggingTest(harness.MemberTestCase):
 
     def server_lines(self, m):
-        return [line for line in m.log_text().splitlines()
-                if line.strip() and not line.startswith("===== e2e harness")]
+        return [line for line in m.server_output().splitlines() if line.strip()]
 
     def test_json_lines_and_milestones(self):
         # etcd 3.4 defaults to capnslog; 3.6 (and etcdpp) default to zap JSON.
