@@ -210,6 +210,51 @@ class PythonClientTest(GrpcErrorMixin, harness.MemberTestCase):
         self.assertGrpcError(grpc.StatusCode.INVALID_ARGUMENT, "etcdserver: key is not provided",
                              c.transaction, compare=[], success=[t.put("", "1")], failure=[])
 
+    # ---- long keys (longer than LMDB's 511-byte key limit) ----
+
+    def test_long_keys_keep_byte_order(self):
+        c = self.c
+        base = b"lk/" + b"a" * 600
+        keys = [base, base + b"\x00", base + b"b", b"lk/" + b"a" * 599 + b"b",
+                b"lk/" + b"a" * 2000, b"lk/" + b"\xff" * 700, b"lk/" + b"a" * 100000,
+                b"lk/" + b"a" * 600 + b"\x00" * 10, b"lk/short"]
+        for i, k in enumerate(keys):
+            c.put(k, b"v%d" % i)
+        want = {k: b"v%d" % i for i, k in enumerate(keys)}
+
+        def rng(key, end, **kw):
+            resp = self.raw_range(key=key, range_end=end, **kw)
+            return [kv.key for kv in resp.kvs], resp.count
+
+        got, count = rng(b"lk/", b"lk0")
+        self.assertEqual(got, sorted(keys))
+        self.assertEqual(count, len(keys))
+        for k in keys:
+            self.assertEqual(c.get(k)[0], want[k], k[:20])
+        # A prefix longer than 511 bytes.
+        prefix_end = base[:-1] + b"b"
+        self.assertEqual(rng(base, prefix_end)[0], sorted(k for k in keys if k.startswith(base)))
+        # Ranges that start or end inside a run of long keys.
+        lo, hi = base + b"\x00", b"lk/" + b"a" * 599 + b"b"
+        self.assertEqual(rng(lo, hi)[0], sorted(k for k in keys if lo <= k < hi))
+        self.assertEqual(rng(lo, b"\0")[0][:3], sorted(k for k in keys if k >= lo)[:3])
+        self.assertEqual(rng(b"lk/", b"lk0", limit=3, sort_order=etcdrpc.RangeRequest.DESCEND)[0],
+                         sorted(keys, reverse=True)[:3])
+        # Versions, history and deletes work on long keys like on short ones.
+        rev = c.put(base, b"second").header.revision
+        value, meta = c.get(base)
+        self.assertEqual((value, meta.version, meta.mod_revision), (b"second", 2, rev))
+        old = self.raw_range(key=base, revision=rev - 1)
+        self.assertEqual(old.kvs[0].value, want[base])
+        resp = c.kvstub.DeleteRange(etcdrpc.DeleteRangeRequest(key=base, range_end=prefix_end), 30)
+        self.assertEqual(resp.deleted, len([k for k in keys if k.startswith(base)]))
+        self.assertEqual(rng(b"lk/", b"lk0")[0],
+                         sorted(k for k in keys if not k.startswith(base)))
+        ok, _ = c.transaction(compare=[c.transactions.version(keys[3]) == 1],
+                              success=[c.transactions.put(keys[3], "txn")], failure=[])
+        self.assertTrue(ok)
+        self.assertEqual(c.get(keys[3])[0], b"txn")
+
     # ---- raw range options ----
 
     def test_raw_range_count_only_limit_and_filters(self):
