@@ -79,9 +79,11 @@ def segments(data_dir):
     return sorted(glob.glob(os.path.join(wal_dir(data_dir), "*.wal")))
 
 
-def read_segment(path, verify_crc=True):
-    """Returns (records, end_of_data_offset). Raises WalLayoutError when the file does not
-    follow docs/wal_format.md (used only on undamaged files)."""
+def read_segment(path, verify_crc=True, allow_torn_tail=False):
+    """Returns (records, end_offset): the records up to the zero header that ends the data.
+    Raises WalLayoutError when the file does not follow docs/wal_format.md. With
+    allow_torn_tail, a bad record after the header records ends the scan instead (a kill -9 may
+    leave one); end_offset is then its offset."""
     with open(path, "rb") as f:
         data = f.read()
     records = []
@@ -91,7 +93,11 @@ def read_segment(path, verify_crc=True):
         length, stored_crc, rtype = HEADER.unpack_from(data, off)
         if length == 0 and stored_crc == 0 and rtype == 0:
             break
-        if not 1 <= rtype <= 5 or length > MAX_RECORD or off + HEADER_SIZE + length > len(data):
+        bad_header = (not 1 <= rtype <= 5 or length > MAX_RECORD or
+                      off + HEADER_SIZE + length > len(data))
+        if bad_header and allow_torn_tail and len(records) >= 2:
+            break
+        if bad_header:
             raise WalLayoutError("%s: unexpected record header at offset %d (len %d, type %d); "
                                  "has docs/wal_format.md changed?" % (path, off, length, rtype))
         payload = data[off + HEADER_SIZE:off + HEADER_SIZE + length]
@@ -101,6 +107,8 @@ def read_segment(path, verify_crc=True):
             crc = struct.unpack("<I", payload)[0]
         if verify_crc:
             want = record_crc(crc, length, rtype, payload)
+            if want != stored_crc and allow_torn_tail and len(records) >= 2:
+                break
             if want != stored_crc:
                 raise WalLayoutError("%s: crc chain broken at offset %d" % (path, off))
         crc = stored_crc
