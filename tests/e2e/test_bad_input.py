@@ -184,19 +184,58 @@ class StartupTest(harness.MemberTestCase):
     def test_unexpected_positional_argument(self):
         self.assertBadInvocation(["extra-positional"], "extra-positional")
 
-    def test_data_dir_is_a_regular_file(self):
-        m = self.new_member(start=False)
-        with open(m.data_dir, "w") as f:
-            f.write("not a directory\n")
+    def expect_start_failure(self, m, mention):
         m.spawn()
         try:
             rc = m.proc.wait(60)
         except subprocess.TimeoutExpired:
             m.kill9()
-            self.fail("server kept running with a data dir that is a file\n" + m.log_tail())
+            self.fail("server kept running\n" + m.log_tail())
         m._reap()
         self.assertNotEqual(rc, 0, m.log_tail())
-        self.assertIn(m.data_dir, m.server_output(), "the message must name the data dir")
+        out = m.server_output()
+        self.assertIn(mention, out, "the message must name the path\n" + m.log_tail())
+        return out
+
+    def read_only_mount(self, m, make_data_dir):
+        """A read-only tmpfs in the member's temp dir (root only; skips where not allowed)."""
+        mnt = os.path.join(m.root, "ro")
+        os.makedirs(mnt)
+        if os.geteuid() != 0:
+            self.skipTest("mounting needs root")
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            self.skipTest("cannot mount a tmpfs here: " + r.stderr.strip())
+
+        def unmount():
+            m.kill9()
+            subprocess.run(["umount", "-l", mnt], capture_output=True)
+
+        self.addCleanup(unmount)
+        m.data_dir = os.path.join(mnt, "data")
+        if make_data_dir:
+            os.makedirs(m.data_dir)
+        r = subprocess.run(["mount", "-o", "remount,ro", mnt], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_data_dir_on_read_only_file_system(self):
+        m = self.new_member(start=False)
+        self.read_only_mount(m, make_data_dir=False)
+        out = self.expect_start_failure(m, m.data_dir)
+        self.assertIn("read-only file system", out.lower())
+
+    def test_existing_data_dir_not_writable(self):
+        m = self.new_member(start=False)
+        self.read_only_mount(m, make_data_dir=True)
+        out = self.expect_start_failure(m, m.data_dir)
+        self.assertIn("read-only file system", out.lower())
+
+    def test_data_dir_is_a_regular_file(self):
+        m = self.new_member(start=False)
+        with open(m.data_dir, "w") as f:
+            f.write("not a directory\n")
+        self.expect_start_failure(m, m.data_dir)
         with open(m.data_dir) as f:
             self.assertEqual(f.read(), "not a directory\n")
 
@@ -205,16 +244,7 @@ class StartupTest(harness.MemberTestCase):
         os.makedirs(m.data_dir)
         with open(os.path.join(m.data_dir, "member"), "w") as f:
             f.write("x")
-        m.spawn()
-        try:
-            rc = m.proc.wait(60)
-        except subprocess.TimeoutExpired:
-            m.kill9()
-            self.fail("server kept running with <data-dir>/member being a file\n" + m.log_tail())
-        m._reap()
-        self.assertNotEqual(rc, 0, m.log_tail())
-        self.assertIn(os.path.join(m.data_dir, "member"), m.server_output(),
-                      "the message must name the offending path")
+        self.expect_start_failure(m, os.path.join(m.data_dir, "member"))
 
 
 if __name__ == "__main__":
