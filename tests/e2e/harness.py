@@ -15,6 +15,7 @@ which Debian installs for /usr/bin/python3 only.
 """
 
 import base64
+import ctypes
 import json
 import os
 import shutil
@@ -88,6 +89,15 @@ def is_reference_34():
 
 def skip_unless_etcdpp(reason):
     return unittest.skipUnless(is_etcdpp(), "etcdpp-specific: " + reason)
+
+
+def _die_with_parent():
+    """Runs in the child before exec: SIGKILL the server if the test process dies (e.g. killed
+    by a ctest timeout), so no server outlives its test."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
 
 
 def free_port():
@@ -195,7 +205,8 @@ class Member:
         env.update(self.env)
         self.proc = subprocess.Popen(args or self.args(), stdout=self._log,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     cwd=self.root, env=env, start_new_session=True)
+                                     cwd=self.root, env=env, start_new_session=True,
+                                     preexec_fn=_die_with_parent)
         return self.proc
 
     def start(self, timeout=READY_TIMEOUT, new_ports=True):
