@@ -1,10 +1,27 @@
 #include "server/applier.h"
 
+#include <sys/statvfs.h>
+
+#include <string>
 #include <utility>
 
 #include "common/log.h"
 
 namespace etcdpp::server {
+namespace {
+
+// LMDB reports a full file system as EIO when a write comes up short; say
+// what the real cause is when the file system is (nearly) full.
+std::string DiskSpaceHint(const std::string& dir) {
+  struct statvfs vfs {};
+  if (dir.empty() || statvfs(dir.c_str(), &vfs) != 0) return "";
+  uint64_t free_bytes = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+  if (free_bytes >= (4u << 20)) return "";
+  return " (no space left on device: " + std::to_string(free_bytes) +
+         " bytes free on the file system of " + dir + ")";
+}
+
+}  // namespace
 
 Applier::Applier(mvcc::Store* store, WaitRegistry* wait, Options opts)
     : store_(store), wait_(wait), opts_(std::move(opts)) {
@@ -44,10 +61,23 @@ void Applier::Stop() {
 void Applier::Enqueue(std::vector<raft::Entry> entries) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (auto& e : entries)
-      queue_.push_back(std::move(e));
+    if (error_.ok()) {
+      for (auto& e : entries)
+        queue_.push_back(std::move(e));
+      cv_.notify_one();
+      return;
+    }
   }
-  cv_.notify_one();
+  // The applier has failed and its thread is gone: these entries are durable
+  // in the WAL (replayed at the next start) but cannot be applied now, so
+  // their waiters must not hang.
+  Status err = Error();
+  for (const auto& e : entries) {
+    internalpb::InternalRequest req;
+    if (e.data.empty() || !req.ParseFromString(e.data)) continue;
+    internalpb::InternalResponse empty;
+    wait_->Trigger(req.id(), err, &empty);
+  }
 }
 
 Status Applier::Error() const {
@@ -63,10 +93,14 @@ void Applier::WaitApplied(uint64_t index, std::function<void(const Status&)> cb)
       return;
     }
   }
-  Status st = Error();
-  if (st.ok() && applied_.load(std::memory_order_acquire) < index) {
+  Status st;
+  if (applied_.load(std::memory_order_acquire) < index && Error().ok()) {
     st = Status::Unavailable("etcdserver: server stopped");
   }
+  // After an apply failure, reads are served from the last committed state:
+  // every acknowledged write is in it (acks follow the commit), and the
+  // entries past it failed to their clients (outcome unknown), so a read
+  // that does not see them is still linearizable.
   cb(st);
 }
 
@@ -94,16 +128,18 @@ void Applier::Run() {
         // The store refused a commit: nothing of this batch is applied, and
         // the entries are durable in the WAL, so a restart replays them. Stop
         // applying: fail the waiters (outcome unknown to them, never lost).
-        LOG_ERROR("failed to apply committed entries; stopping the applier",
-                  {"error", st.ToString()}, {"first-index", batch.front().index},
+        Status err(st.code(), "etcdserver: failed to apply request: " + st.message() +
+                                  DiskSpaceHint(opts_.data_dir));
+        LOG_ERROR("failed to apply committed entries; rejecting all further writes",
+                  {"error", err.ToString()}, {"first-index", batch.front().index},
                   {"last-index", batch.back().index});
         {
           std::lock_guard<std::mutex> lock(mu_);
-          error_ = st;
+          error_ = err;
           queue_.clear();
         }
-        wait_->FailAll(st);
-        FireReadWaiters(st);
+        wait_->FailAll(err);
+        FireReadWaiters(Status::OK());  // see WaitApplied: served from committed state
         return;
       }
       Complete(&results);

@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -31,6 +32,7 @@ class Applier {
     apply::Context ctx;
     size_t max_entries_per_batch = 10000;  // one LMDB txn at most this many entries
     std::function<uint64_t()> term;        // current raft term for response headers
+    std::string data_dir;                  // for diagnostics (disk space) only
   };
 
   Applier(mvcc::Store* store, WaitRegistry* wait, Options opts);
@@ -55,7 +57,8 @@ class Applier {
   // apply error or Stop, cb gets that error.
   void WaitApplied(uint64_t index, std::function<void(const Status&)> cb);
 
-  // Non-OK once applying failed (e.g. LMDB commit error); the member must stop.
+  // Non-OK once applying failed (e.g. LMDB commit error): writes are then
+  // refused (EtcdServer::Propose) and reads served from the committed state.
   Status Error() const;
 
  private:

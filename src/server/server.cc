@@ -211,6 +211,7 @@ Status EtcdServer::OpenStorage() {
   Applier::Options aopts;
   aopts.cluster_id = cluster_id_;
   aopts.member_id = member_id_;
+  aopts.data_dir = snap_dir_ + "/db";
   aopts.term = [this] { return raft_ ? raft_->Term() : 0; };
   applier_ = std::make_unique<Applier>(store_.get(), &wait_, aopts);
   uint64_t last_index = 0, last_term = 0;
@@ -308,6 +309,11 @@ void EtcdServer::Propose(internalpb::InternalRequest req, WaitRegistry::Callback
   if (req.ByteSizeLong() > cfg_.max_request_bytes) {
     internalpb::InternalResponse empty;
     cb(Status::InvalidArgument("etcdserver: request is too large"), &empty);
+    return;
+  }
+  if (Status st = applier_->Error(); !st.ok()) {
+    internalpb::InternalResponse empty;
+    cb(st, &empty);  // the applier failed: nothing more can be applied
     return;
   }
   uint64_t id = req.id();
