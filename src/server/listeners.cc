@@ -36,6 +36,8 @@ Result<std::unique_ptr<Listeners>> Listeners::Start(EtcdServer* s,
   std::unique_ptr<Listeners> l(new Listeners());
   ETCDPP_RETURN_IF_ERROR(l->BindPeers(cfg));
 
+  // grpc.health.v1.Health: service "" reports SERVING, as etcd registers it.
+  grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder b;
   // gRPC rejects larger messages itself with ResourceExhausted; between
   // max-request-bytes and this, we answer "request is too large" (etcd).
@@ -76,6 +78,7 @@ Result<std::unique_ptr<Listeners>> Listeners::Start(EtcdServer* s,
     return Status::Unavailable(
         "failed to start the gRPC server on the client URLs (address in use?)");
   }
+  LOG_INFO("grpc service status changed", {"service", ""}, {"status", "SERVING"});
   for (size_t i = 0; i < addrs.size(); i++) {
     if (addrs[i].scheme == "unix") {
       l->client_addrs_.push_back(addrs[i].GrpcTarget());

@@ -7,9 +7,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <thread>
 
 #include "etcdserverpb/rpc.grpc.pb.h"
@@ -258,6 +260,45 @@ TEST_F(ServerTest, PeerPortInUseFailsClearly) {
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.status().message().find("address already in use"), std::string::npos)
       << s.status().ToString();
+}
+
+}  // namespace
+}  // namespace etcdpp::server
+
+#include <grpcpp/generic/generic_stub.h>
+
+namespace etcdpp::server {
+namespace {
+
+// grpc.health.v1.Health/Check for service "" answers SERVING (etcd registers it).
+TEST_F(ServerTest, GrpcHealthServiceServing) {
+  StartServer();
+  auto ch = grpc::CreateChannel(server_->ClientAddresses()[0], grpc::InsecureChannelCredentials());
+  grpc::GenericStub stub(ch);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  grpc::Slice empty("", 0);  // an empty HealthCheckRequest = service ""
+  grpc::ByteBuffer req(&empty, 1), resp;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  grpc::Status got;
+  stub.UnaryCall(&ctx, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &req, &resp,
+                 [&](grpc::Status st) {
+                   std::lock_guard<std::mutex> lock(mu);
+                   got = st;
+                   done = true;
+                   cv.notify_all();
+                 });
+  std::unique_lock<std::mutex> lock(mu);
+  cv.wait(lock, [&] { return done; });
+  ASSERT_TRUE(got.ok()) << got.error_message();
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(resp.Dump(&slices).ok());
+  std::string bytes;
+  for (auto& s : slices)
+    bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  EXPECT_EQ(bytes, std::string("\x08\x01", 2));  // HealthCheckResponse{status: SERVING}
 }
 
 }  // namespace
