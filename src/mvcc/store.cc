@@ -77,6 +77,7 @@ class TxnWriteImpl final : public TxnWrite {
                                                     std::string_view end) override;
   const std::vector<mvccpb::Event>& Changes() const override;
   Status End() override;
+  Status Abort() override;
 
  private:
   BatchImpl* b_;
@@ -274,6 +275,20 @@ class BatchImpl final : public Batch {
     }
     txn_status_ = Status::OK();
     return st;
+  }
+
+  // Undo the current txn's writes (it stays open).
+  Status TxnAbort() {
+    if (!txn_status_.ok()) return Status::OK();  // already rolled back by Retry
+    if (!changes_.empty()) {
+      Status st = ReplayAfterAbort(txn_log_start_ + 1);  // keeps this txn's kBegin
+      if (!st.ok()) {
+        dead_ = st;
+        return st;
+      }
+    }
+    log_.resize(txn_log_start_ + 1);
+    return Status::OK();
   }
 
   // A TxnWrite dropped without End(): undo its writes by replaying the rest.
@@ -552,6 +567,9 @@ Result<std::vector<mvccpb::KeyValue>> TxnWriteImpl::DeleteRange(std::string_view
 }
 const std::vector<mvccpb::Event>& TxnWriteImpl::Changes() const {
   return b_->Changes();
+}
+Status TxnWriteImpl::Abort() {
+  return b_->TxnAbort();
 }
 Status TxnWriteImpl::End() {
   assert(!ended_);
