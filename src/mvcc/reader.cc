@@ -50,13 +50,17 @@ Status Reader::ResolveIndexKey(std::string_view key, std::string* index_key, boo
 namespace {
 
 // With the cursor on index key `ik`, finds the newest entry <= rev.
-Result<std::optional<IndexEntry>> EntryAtCursor(lmdb::Cursor& c, std::string_view ik, int64_t rev) {
+// *moved says the cursor went through MDB_GET_BOTH_RANGE/MDB_PREV_DUP (whose
+// failure may leave it unpositioned), so a scan must re-seek the key.
+Result<std::optional<IndexEntry>> EntryAtCursor(lmdb::Cursor& c, std::string_view ik, int64_t rev,
+                                                bool* moved = nullptr) {
   MDB_val k = Val(ik), v;
   int rc = c.Get(&k, &v, MDB_LAST_DUP);
   if (rc != MDB_SUCCESS) return lmdb::ToStatus(rc, "index last dup");
   IndexEntry last = DecodeIndexEntry(View(v));
   if (last.rev.main <= rev) return std::optional<IndexEntry>(last);
   // Historic read: the first entry >= (rev+1, 0), then one step back.
+  if (moved != nullptr) *moved = true;
   std::string probe = EncodeIndexEntry(IndexEntry{Revision{rev + 1, 0}, false});
   k = Val(ik);
   v = Val(probe);
@@ -106,15 +110,19 @@ Status Reader::Scan(std::string_view key, std::string_view end, int64_t rev,
     std::string ik(View(k));
     if (!IsSurrogate(ik)) {
       if (!unbounded && ik >= end) break;
+      bool moved = false;
       if (ik >= key) {
-        auto e = EntryAtCursor(c, ik, rev);
+        auto e = EntryAtCursor(c, ik, rev, &moved);
         if (!e.ok()) return e.status();
         if (e->has_value() && !(*e)->tombstone) {
           if (!fn(ScanItem{ik, ik, **e})) return Status::OK();
         }
       }
-      k = Val(ik);
-      rc = c.Get(&k, &v, MDB_SET);  // EntryAtCursor may have moved among the dups
+      rc = MDB_SUCCESS;
+      if (moved) {
+        k = Val(ik);
+        rc = c.Get(&k, &v, MDB_SET);
+      }
       if (rc == MDB_SUCCESS) rc = c.Get(&k, &v, MDB_NEXT_NODUP);
       continue;
     }

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cassert>
 #include <cerrno>
 #include <cstring>
@@ -77,6 +78,7 @@ class TxnWriteImpl final : public TxnWrite {
                                                     std::string_view end) override;
   const std::vector<mvccpb::Event>& Changes() const override;
   Status End() override;
+  Status Abort() override;
 
  private:
   BatchImpl* b_;
@@ -91,8 +93,17 @@ class StoreImpl final : public Store {
 
   Status OpenEnv(const std::string& dir, const Options& opts);
 
+  std::shared_lock<std::shared_mutex> ReaderLock() {
+    // Bounded wait: a thread that already holds a ReadTxn must not deadlock
+    // against the grower waiting for that very txn.
+    if (growing_.load() && grow_mu_.try_lock_for(std::chrono::milliseconds(20))) {
+      grow_mu_.unlock();
+    }
+    return std::shared_lock<std::shared_mutex>(resize_mu_);
+  }
+
   Result<std::unique_ptr<ReadTxn>> Read() override {
-    std::shared_lock<std::shared_mutex> lock(resize_mu_);
+    std::shared_lock<std::shared_mutex> lock = ReaderLock();
     lmdb::Txn txn;
     int rc = lmdb::Txn::Begin(env_, MDB_RDONLY, &txn);
     if (rc != MDB_SUCCESS) return lmdb::ToStatus(rc, "begin read txn");
@@ -126,7 +137,15 @@ class StoreImpl final : public Store {
   // be active: the caller has aborted its own and we wait for readers.
   bool GrowMap() {
     if (map_size_ >= max_map_size_) return false;
+    // New readers queue on grow_mu_ so that a stream of short readers cannot
+    // starve the exclusive lock (glibc rwlocks prefer readers).
+    std::lock_guard<std::timed_mutex> gate(grow_mu_);
+    growing_.store(true);
     std::unique_lock<std::shared_mutex> lock(resize_mu_);
+    struct Reset {
+      std::atomic<bool>* f;
+      ~Reset() { f->store(false); }
+    } reset{&growing_};
     size_t next = std::min(max_map_size_, map_size_ * 2);
     if (mdb_env_set_mapsize(env_, next) != MDB_SUCCESS) return false;
     map_size_ = next;
@@ -153,6 +172,8 @@ class StoreImpl final : public Store {
   size_t map_size_ = 0;
   size_t max_map_size_ = 0;
   std::shared_mutex resize_mu_;  // shared: any live txn; exclusive: mdb_env_set_mapsize
+  std::timed_mutex grow_mu_;
+  std::atomic<bool> growing_{false};
   std::atomic<int64_t> current_rev_{1};
   std::atomic<int64_t> compact_rev_{0};  // scheduled (logical) compaction
   std::atomic<uint64_t> ci_{0};
@@ -274,6 +295,20 @@ class BatchImpl final : public Batch {
     }
     txn_status_ = Status::OK();
     return st;
+  }
+
+  // Undo the current txn's writes (it stays open).
+  Status TxnAbort() {
+    if (!txn_status_.ok()) return Status::OK();  // already rolled back by Retry
+    if (!changes_.empty()) {
+      Status st = ReplayAfterAbort(txn_log_start_ + 1);  // keeps this txn's kBegin
+      if (!st.ok()) {
+        dead_ = st;
+        return st;
+      }
+    }
+    log_.resize(txn_log_start_ + 1);
+    return Status::OK();
   }
 
   // A TxnWrite dropped without End(): undo its writes by replaying the rest.
@@ -553,6 +588,9 @@ Result<std::vector<mvccpb::KeyValue>> TxnWriteImpl::DeleteRange(std::string_view
 const std::vector<mvccpb::Event>& TxnWriteImpl::Changes() const {
   return b_->Changes();
 }
+Status TxnWriteImpl::Abort() {
+  return b_->TxnAbort();
+}
 Status TxnWriteImpl::End() {
   assert(!ended_);
   ended_ = true;
@@ -637,7 +675,7 @@ Result<std::unique_ptr<Batch>> StoreImpl::BeginBatch() {
 
 int64_t StoreImpl::DbSizeInUseBytes() const {
   auto* self = const_cast<StoreImpl*>(this);
-  std::shared_lock<std::shared_mutex> lock(self->resize_mu_);
+  std::shared_lock<std::shared_mutex> lock = self->ReaderLock();
   lmdb::Txn txn;
   if (lmdb::Txn::Begin(env_, MDB_RDONLY, &txn) != MDB_SUCCESS) return 0;
   MDB_envinfo info;
@@ -785,7 +823,7 @@ Status StoreImpl::RunCompaction() {
 }
 
 Result<HashKVResult> StoreImpl::HashKV(int64_t rev) {
-  std::shared_lock<std::shared_mutex> lock(resize_mu_);
+  std::shared_lock<std::shared_mutex> lock = ReaderLock();
   lmdb::Txn txn;
   int rc = lmdb::Txn::Begin(env_, MDB_RDONLY, &txn);
   if (rc != MDB_SUCCESS) return lmdb::ToStatus(rc, "begin read txn");

@@ -66,7 +66,9 @@ class ReadView {
   virtual int64_t CompactRev() const = 0;  // compacted revision (0 = none)
 };
 
-// A read-only LMDB snapshot; cheap; hold briefly (readers pin pages).
+// A read-only LMDB snapshot; cheap; hold briefly (readers pin pages, and the
+// writer waits for all of them before growing the map). Never hold one on the
+// applier thread while it writes a Batch.
 class ReadTxn : public ReadView {};
 
 // One logical etcd transaction (one revision) inside a write Batch. Ranges see
@@ -85,6 +87,10 @@ class TxnWrite : public ReadView {
   virtual const std::vector<mvccpb::Event>& Changes() const = 0;
   // Ends the txn: bumps the store revision iff there were changes.
   virtual Status End() = 0;
+  // Discards every change made so far by this txn (it stays open; End() then
+  // bumps nothing). For errors found after writes started (etcd panics there).
+  // Costly (the batch is replayed); never needed on the normal path.
+  virtual Status Abort() = 0;
 };
 
 // One LMDB write transaction holding many logical txns (the applier's batch).

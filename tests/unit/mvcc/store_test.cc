@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <random>
+#include <thread>
 
 #include "temp_dir.h"
 
@@ -372,6 +374,56 @@ TEST_F(StoreTest, MapGrowsThenSpaceExceeded) {
   EXPECT_EQ(store_->CurrentRev(), 49 + ok);
   EXPECT_EQ(Get("h0", "h\xff")->count, ok);
   EXPECT_EQ(Get("g0")->kvs[0].value(), v);
+}
+
+// Readers on other threads keep seeing consistent snapshots while the writer
+// commits and grows the map (which waits for them).
+TEST_F(StoreTest, ConcurrentReadersDuringGrowth) {
+  Options o;
+  o.initial_map_size_bytes = 1 << 20;
+  o.map_size_bytes = 64 << 20;
+  Reopen(o);
+  std::atomic<bool> stop{false};
+  std::atomic<int> bad{0}, reads{0};
+  auto reader = [&] {
+    while (!stop.load()) {
+      auto r = store_->Read();
+      if (!r.ok()) {
+        ++bad;
+        continue;
+      }
+      auto res = (*r)->Range("k", "l", {});
+      // Every key written in one batch carries that batch's value: a view
+      // must never mix two batches.
+      if (!res.ok()) {
+        ++bad;
+        continue;
+      }
+      for (const auto& kv : res->kvs) {
+        if (kv.value() != res->kvs[0].value()) ++bad;
+      }
+      if (static_cast<int64_t>(res->kvs.size()) != (res->rev == 1 ? 0 : 8)) ++bad;
+      ++reads;
+    }
+  };
+  std::thread t1(reader), t2(reader);
+  const std::string pad(16 * 1024, 'p');
+  for (int batch = 0; batch < 60; ++batch) {
+    auto b = store_->BeginBatch();
+    ASSERT_TRUE(b.ok());
+    for (int i = 0; i < 8; ++i) {
+      auto t = (*b)->BeginTxn();
+      ASSERT_TRUE((*t)->Put(Cat("k", i), Cat(pad, batch), 0).ok());
+      ASSERT_TRUE((*t)->End().ok());
+    }
+    ASSERT_TRUE((*b)->Commit().ok());
+  }
+  stop = true;
+  t1.join();
+  t2.join();
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_GT(reads.load(), 0);
+  EXPECT_EQ(store_->CurrentRev(), 1 + 60 * 8);
 }
 
 TEST_F(StoreTest, DroppedTxnWriteIsDiscarded) {
