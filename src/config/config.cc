@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "common/log.h"
+#include "config/feature_gates.h"
 #include "config/flag_table.h"
 #include "config/go_values.h"
 #include "config/parse_state.h"
@@ -278,6 +279,17 @@ Result<ServerConfig> Build(const Collected& set, bool from_file, internal::Repor
     report->Warn(DeprecationWarning(*def));
   }
 
+  {
+    auto gates = ParseFeatureGates(cfg.feature_gates);
+    if (!gates.ok()) return gates.status();  // validated already; defensive
+    cfg.features = EffectiveFeatures(*gates, cfg.gates_from_experimental_flags);
+    if (cfg.FeatureEnabled("LeaseCheckpoint") && !cfg.FeatureEnabled("LeaseCheckpointPersist")) {
+      report->Warn(
+          "Detected that checkpointing is enabled without persistence. Consider enabling feature "
+          "gate LeaseCheckpointPersist");
+    }
+  }
+
   if (is_set("snapshot-count")) {
     report->Warn("--snapshot-count is deprecated in 3.6 and will be decommissioned in 3.7.");
   }
@@ -545,6 +557,11 @@ Status Validate(const ServerConfig& cfg) {
     }
   }
 
+  if (cfg.FeatureEnabled("LeaseCheckpointPersist") && !cfg.FeatureEnabled("LeaseCheckpoint")) {
+    return Status::InvalidArgument(
+        "enabling feature gate LeaseCheckpointPersist requires enabling feature gate "
+        "LeaseCheckpoint");
+  }
   if (cfg.compact_hash_check_time_ns <= 0) {
     return Status::InvalidArgument("--compact-hash-check-time must be >0 (set to " +
                                    FormatGoDuration(cfg.compact_hash_check_time_ns) + ")");

@@ -113,6 +113,13 @@ struct ServerConfig {
   // module applies them under feature_gates (which wins only if it names the gate;
   // naming both is already rejected here).
   std::map<std::string, bool> gates_from_experimental_flags;
+  // The effective value of every etcd 3.6 server feature gate (defaults, AllAlpha/
+  // AllBeta, the old flags above, then --feature-gates), e.g. "StopGRPCServiceOnDefrag".
+  std::map<std::string, bool> features;
+  bool FeatureEnabled(const std::string& gate) const {
+    auto it = features.find(gate);
+    return it != features.end() && it->second;
+  }
 
   // The effective value of every known flag (name -> etcd-syntax string: the
   // default, the command line/env value, or the config-file value converted,

@@ -166,6 +166,7 @@ Status Convert(const std::string& key, const FlagDef& def, const YAML::Node& nod
     if (def.type == FlagType::kUrls) {
       return Status::InvalidArgument("unexpected error setting up " + key + ": " + st.message());
     }
+    if (def.type == FlagType::kFeatureGates) return st;
     if (def.type == FlagType::kChoice) {
       return Status::InvalidArgument("unexpected " + key + " " + GoQuote(raw));
     }

@@ -208,6 +208,7 @@ TEST_F(ConfigFileTest, Errors) {
             "cannot set --experimental-compact-hash-check-time and --compact-hash-check-time at "
             "the same time, please use --compact-hash-check-time only");
   EXPECT_EQ(err("peer-transport-security: 3\n"), "invalid peer-transport-security");
+  EXPECT_EQ(err("feature-gates: \"X=true\"\n"), "unrecognized feature gate: X");
   EXPECT_NE(err("name: [unterminated\n").find("yaml"), std::string::npos);
   EXPECT_EQ(err("- a\n- b\n"),
             "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal array into Go "

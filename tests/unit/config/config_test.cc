@@ -428,6 +428,43 @@ TEST(Config, DiscoveryV2AndV3Conflict) {
   EXPECT_EQ(o.config.initial_cluster, "");
 }
 
+TEST(Config, FeatureGates) {
+  ParseOutcome o = MustParse({});
+  EXPECT_EQ(o.config.features.size(), 7u);
+  EXPECT_TRUE(o.config.FeatureEnabled("TxnModeWriteWithSharedBuffer"));
+  EXPECT_FALSE(o.config.FeatureEnabled("StopGRPCServiceOnDefrag"));
+  o = MustParse(
+      {"--feature-gates=StopGRPCServiceOnDefrag=true, TxnModeWriteWithSharedBuffer=false"});
+  EXPECT_TRUE(o.config.FeatureEnabled("StopGRPCServiceOnDefrag"));
+  EXPECT_FALSE(o.config.FeatureEnabled("TxnModeWriteWithSharedBuffer"));
+  // AllAlpha toggles every alpha gate; explicit settings win.
+  o = MustParse(
+      {"--feature-gates=AllAlpha=true,CompactHashCheck=false,LeaseCheckpointPersist=true"});
+  EXPECT_TRUE(o.config.FeatureEnabled("InitialCorruptCheck"));
+  EXPECT_TRUE(o.config.FeatureEnabled("LeaseCheckpoint"));
+  EXPECT_FALSE(o.config.FeatureEnabled("CompactHashCheck"));
+  EXPECT_TRUE(o.config.FeatureEnabled("TxnModeWriteWithSharedBuffer"));  // beta: untouched
+  // Old boolean flags feed the gates.
+  o = MustParse({"--experimental-stop-grpc-service-on-defrag"});
+  EXPECT_TRUE(o.config.FeatureEnabled("StopGRPCServiceOnDefrag"));
+  EXPECT_EQ(
+      ParseError({"--feature-gates=Bogus=true"}),
+      "invalid value \"Bogus=true\" for flag -feature-gates: unrecognized feature gate: Bogus");
+  EXPECT_EQ(ParseError({"--feature-gates=LeaseCheckpoint"}),
+            "invalid value \"LeaseCheckpoint\" for flag -feature-gates: missing bool value for "
+            "LeaseCheckpoint");
+  EXPECT_EQ(ParseError({"--feature-gates=LeaseCheckpoint=yes"}),
+            "invalid value \"LeaseCheckpoint=yes\" for flag -feature-gates: invalid value of "
+            "LeaseCheckpoint=yes, err: strconv.ParseBool: parsing \"yes\": invalid syntax");
+  EXPECT_EQ(ParseError({"--feature-gates=LeaseCheckpointPersist=true"}),
+            "enabling feature gate LeaseCheckpointPersist requires enabling feature gate "
+            "LeaseCheckpoint");
+  EXPECT_TRUE(HasWarning(MustParse({"--feature-gates=LeaseCheckpoint=true"}),
+                         "checkpointing is enabled without persistence"));
+  EXPECT_EQ(ParseError({}, {"ETCD_FEATURE_GATES=Nope=false"}),
+            "invalid value \"Nope=false\" for ETCD_FEATURE_GATES: unrecognized feature gate: Nope");
+}
+
 TEST(Config, ValidateIsExposed) {
   ServerConfig c;
   c.data_dir = std::string("x");
