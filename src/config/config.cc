@@ -322,6 +322,12 @@ Result<ServerConfig> Build(const Collected& set, bool from_file, internal::Repor
     }
     cfg.flag_values["initial-cluster"] = cfg.initial_cluster;
   }
+  // etcdserver replaces a zero snapshot count with the default.
+  if (cfg.snapshot_count == 0) {
+    cfg.snapshot_count = 10000;
+    report->Info("updated SnapshotCount to default",
+                 {{"given-snapshot-count", "0"}, {"updated-snapshot-count", "10000"}});
+  }
   // rafthttp raises read/write timeouts below its default to the default.
   for (const char* t : {"raft-read-timeout", "raft-write-timeout"}) {
     auto d = ParseGoDuration(cfg.flag_values[t]);

@@ -408,6 +408,7 @@ TEST(Config, NotesAreStructuredLikeEtcd) {
   EXPECT_EQ(dd->level, log::Level::kWarn);
   EXPECT_EQ(dd->fields, (std::vector<std::pair<std::string, std::string>>{{"data-dir", "n.etcd"}}));
   EXPECT_NE(find("raft-read-timeout increased to minimum value: 5s"), nullptr);
+  EXPECT_EQ(MustParse({"--snapshot-count=0"}).config.snapshot_count, 10000u);
   EXPECT_EQ(o.config.flag_values.at("raft-read-timeout"), "5s");
   // Every warning string has a structured twin.
   size_t warn_notes = 0;
