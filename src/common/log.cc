@@ -27,8 +27,9 @@ struct Sink {
 struct State {
   std::atomic<int> level{static_cast<int>(Level::kInfo)};
   std::mutex mu;
-  std::vector<Sink> sinks{{STDERR_FILENO, false}};               // guarded by mu
-  bool console = false;                                          // guarded by mu
+  std::vector<Sink> sinks{{STDERR_FILENO, false}};  // guarded by mu
+  std::atomic<bool> console{false};
+  std::atomic<bool> has_test_clock{false};  // lets Write skip the mutex for the clock
   std::function<std::chrono::system_clock::time_point()> clock;  // guarded by mu
 };
 
@@ -230,6 +231,13 @@ std::string_view ShortCaller(std::string_view file) {
 std::string FormatLine(Level lvl, std::string_view msg, std::initializer_list<Field> fields,
                        const std::source_location& loc, std::chrono::system_clock::time_point ts,
                        bool console) {
+  return FormatLine(lvl, msg, fields.begin(), fields.size(), loc, ts, console);
+}
+
+std::string FormatLine(Level lvl, std::string_view msg, const Field* fields, size_t n_fields,
+                       const std::source_location& loc, std::chrono::system_clock::time_point ts,
+                       bool console) {
+  const Field* fields_end = fields + n_fields;
   std::string out;
   out.reserve(160 + msg.size());
   std::string caller(ShortCaller(loc.file_name()));
@@ -244,10 +252,11 @@ std::string FormatLine(Level lvl, std::string_view msg, std::initializer_list<Fi
     out.append(caller);
     out.push_back('\t');
     out.append(msg);
-    if (fields.size() > 0) {
+    if (n_fields > 0) {
       out.append("\t{");
       bool first = true;
-      for (const Field& f : fields) {
+      for (const Field* f_it = fields; f_it != fields_end; ++f_it) {
+        const Field& f = *f_it;
         if (!first) out.push_back(',');
         first = false;
         AppendJsonString(&out, f.key);
@@ -267,7 +276,8 @@ std::string FormatLine(Level lvl, std::string_view msg, std::initializer_list<Fi
   AppendJsonString(&out, caller);
   out.append(",\"msg\":");
   AppendJsonString(&out, msg);
-  for (const Field& f : fields) {
+  for (const Field* f_it = fields; f_it != fields_end; ++f_it) {
+    const Field& f = *f_it;
     out.push_back(',');
     AppendJsonString(&out, f.key);
     out.push_back(':');
@@ -316,7 +326,7 @@ Status Init(std::string_view level, const std::vector<std::string>& outputs,
   {
     std::lock_guard<std::mutex> g(s.mu);
     sinks.swap(s.sinks);
-    s.console = console;
+    s.console.store(console, std::memory_order_relaxed);
     s.level.store(static_cast<int>(lvl), std::memory_order_relaxed);
   }
   close_owned();  // the previous sinks, now swapped out
@@ -327,21 +337,37 @@ bool Enabled(Level lvl) {
   return static_cast<int>(lvl) >= S().level.load(std::memory_order_relaxed);
 }
 
-void Write(Level lvl, std::string_view msg, std::initializer_list<Field> fields,
-           std::source_location loc) {
+namespace {
+
+void Emit(Level lvl, std::string_view msg, const Field* fields, size_t n,
+          const std::source_location& loc) {
   State& s = S();
-  std::function<std::chrono::system_clock::time_point()> clock;
-  bool console;
-  {
+  std::chrono::system_clock::time_point now;
+  if (s.has_test_clock.load(std::memory_order_acquire)) {
     std::lock_guard<std::mutex> g(s.mu);
-    clock = s.clock;
-    console = s.console;
+    now = s.clock ? s.clock() : std::chrono::system_clock::now();
+  } else {
+    now = std::chrono::system_clock::now();
   }
-  auto now = clock ? clock() : std::chrono::system_clock::now();
-  std::string line = FormatLine(lvl, msg, fields, loc, now, console);
+  // Format outside the lock; only the write(2) calls are serialized.
+  std::string line =
+      FormatLine(lvl, msg, fields, n, loc, now, s.console.load(std::memory_order_relaxed));
   std::lock_guard<std::mutex> g(s.mu);
   for (const Sink& sink : s.sinks)
     WriteAll(sink.fd, line);
+}
+
+}  // namespace
+
+void Write(Level lvl, std::string_view msg, std::initializer_list<Field> fields,
+           std::source_location loc) {
+  Emit(lvl, msg, fields.begin(), fields.size(), loc);
+}
+
+void WriteFields(Level lvl, std::string_view msg, const std::vector<Field>& fields,
+                 std::source_location loc) {
+  if (!Enabled(lvl)) return;
+  Emit(lvl, msg, fields.data(), fields.size(), loc);
 }
 
 void Flush() {
@@ -352,6 +378,7 @@ void Flush() {
 void SetClockForTesting(std::function<std::chrono::system_clock::time_point()> clock) {
   State& s = S();
   std::lock_guard<std::mutex> g(s.mu);
+  s.has_test_clock.store(clock != nullptr, std::memory_order_release);
   s.clock = std::move(clock);
 }
 

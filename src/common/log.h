@@ -46,6 +46,9 @@ Status Init(std::string_view level, const std::vector<std::string>& outputs,
 bool Enabled(Level lvl);
 void Write(Level lvl, std::string_view msg, std::initializer_list<Field> fields,
            std::source_location loc = std::source_location::current());
+// Write with a field list built at run time (Enabled is checked inside).
+void WriteFields(Level lvl, std::string_view msg, const std::vector<Field>& fields,
+                 std::source_location loc = std::source_location::current());
 void Flush();
 
 // --- Helpers (also used by tests and by code that emits JSON by hand) ---
@@ -62,6 +65,9 @@ void AppendJsonString(std::string* out, std::string_view s);
 std::string_view ShortCaller(std::string_view file);
 // One complete line (with trailing '\n') as Write would emit it in `format`.
 std::string FormatLine(Level lvl, std::string_view msg, std::initializer_list<Field> fields,
+                       const std::source_location& loc, std::chrono::system_clock::time_point ts,
+                       bool console = false);
+std::string FormatLine(Level lvl, std::string_view msg, const Field* fields, size_t n_fields,
                        const std::source_location& loc, std::chrono::system_clock::time_point ts,
                        bool console = false);
 // Replaces the clock used for "ts" (nullptr restores the real clock). Tests only.

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "common/log.h"
+#include "config/feature_gates.h"
 #include "config/flag_table.h"
 #include "config/go_values.h"
 #include "config/parse_state.h"
@@ -112,7 +113,7 @@ std::map<std::string, std::string> EnvMap(const std::vector<std::string>& env) {
 
 // etcd's flags.SetFlagsFromEnv + verifyEnv.
 Status ApplyEnv(const std::map<std::string, std::string>& env, Collected* set,
-                std::vector<std::string>* warnings) {
+                internal::Reporter* report) {
   std::map<std::string, bool> used;
   Status first_error;
   for (const FlagDef& def : FlagTable()) {
@@ -139,12 +140,17 @@ Status ApplyEnv(const std::map<std::string, std::string>& env, Collected* set,
     }
     set->raw[std::string(def.name)] = it->second;
     set->values[std::string(def.name)] = std::move(v);
+    // Secrets stay out of the log (etcd prints them; RELIABILITY.md says no).
+    bool secret = def.name.find("password") != std::string_view::npos;
+    report->Info("recognized and used environment variable",
+                 {{"variable-name", key}, {"variable-value", secret ? "***" : it->second}});
   }
   for (const auto& [key, val] : env) {
     if (key.rfind("ETCD_", 0) != 0 || used.count(key)) continue;
     if (key == "ETCD_VERSION") {
       if (!val.empty()) {
-        warnings->push_back("cannot set special environment variable ETCD_VERSION=" + val);
+        report->Warn("cannot set special environment variable",
+                     {{"key", "ETCD_VERSION"}, {"value", val}});
       }
       continue;
     }
@@ -152,7 +158,10 @@ Status ApplyEnv(const std::map<std::string, std::string>& env, Collected* set,
     for (const FlagDef& def : FlagTable()) {
       if (EnvKey(def.name) == key) known = true;
     }
-    if (!known) warnings->push_back("unrecognized environment variable " + key + "=" + val);
+    if (!known) {
+      report->Warn("unrecognized environment variable",
+                   {{"environment-variable", key + "=" + val}});
+    }
   }
   return first_error;
 }
@@ -205,8 +214,7 @@ bool GateValue(std::string_view gates, std::string_view gate) {
 }
 
 // Turns what was set into a ServerConfig, applying etcd's derived defaults.
-Result<ServerConfig> Build(const Collected& set, bool from_file,
-                           std::vector<std::string>* warnings) {
+Result<ServerConfig> Build(const Collected& set, bool from_file, internal::Reporter* report) {
   ServerConfig cfg;
   // Defaults go through the same setters, so the table is the single source of truth.
   for (const FlagDef& def : FlagTable()) {
@@ -224,7 +232,7 @@ Result<ServerConfig> Build(const Collected& set, bool from_file,
     const FlagDef* def = FindFlag(name);
     if (def == nullptr || !def->renamed_to.empty() || !def->gate.empty()) continue;
     if (def->type == FlagType::kIgnored) {
-      warnings->push_back("flag \"-" + name + "\" is no longer supported - ignoring.");
+      report->Warn("flag \"-" + name + "\" is no longer supported - ignoring.");
       continue;
     }
     if (def->set) def->set(cfg, v);
@@ -251,7 +259,7 @@ Result<ServerConfig> Build(const Collected& set, bool from_file,
     if (target->set) target->set(cfg, v);
     cfg.flag_values[std::string(target->name)] = CanonicalValue(*target, v);
     cfg.flag_values[name] = CanonicalValue(*def, v);
-    warnings->push_back(DeprecationWarning(*def));
+    report->Warn(DeprecationWarning(*def));
   }
 
   // Boolean --experimental-X flags that became feature gates.
@@ -268,17 +276,28 @@ Result<ServerConfig> Build(const Collected& set, bool from_file,
     }
     cfg.gates_from_experimental_flags[std::string(def->gate)] = v.b;
     cfg.flag_values[name] = v.b ? "true" : "false";
-    warnings->push_back(DeprecationWarning(*def));
+    report->Warn(DeprecationWarning(*def));
+  }
+
+  {
+    auto gates = ParseFeatureGates(cfg.feature_gates);
+    if (!gates.ok()) return gates.status();  // validated already; defensive
+    cfg.features = EffectiveFeatures(*gates, cfg.gates_from_experimental_flags);
+    if (cfg.FeatureEnabled("LeaseCheckpoint") && !cfg.FeatureEnabled("LeaseCheckpointPersist")) {
+      report->Warn(
+          "Detected that checkpointing is enabled without persistence. Consider enabling feature "
+          "gate LeaseCheckpointPersist");
+    }
   }
 
   if (is_set("snapshot-count")) {
-    warnings->push_back("--snapshot-count is deprecated in 3.6 and will be decommissioned in 3.7.");
+    report->Warn("--snapshot-count is deprecated in 3.6 and will be decommissioned in 3.7.");
   }
   if (is_set("max-snapshots")) {
-    warnings->push_back("--max-snapshots is deprecated in 3.6 and will be decommissioned in 3.7.");
+    report->Warn("--max-snapshots is deprecated in 3.6 and will be decommissioned in 3.7.");
   }
   if (is_set("v2-deprecation")) {
-    warnings->push_back(
+    report->Warn(
         "--v2-deprecation is deprecated and scheduled for removal in v3.8. The default value is "
         "enforced, ignoring user input.");
   }
@@ -303,22 +322,37 @@ Result<ServerConfig> Build(const Collected& set, bool from_file,
     }
     cfg.flag_values["initial-cluster"] = cfg.initial_cluster;
   }
+  // etcdserver replaces a zero snapshot count with the default.
+  if (cfg.snapshot_count == 0) {
+    cfg.snapshot_count = 10000;
+    report->Info("updated SnapshotCount to default",
+                 {{"given-snapshot-count", "0"}, {"updated-snapshot-count", "10000"}});
+  }
+  // rafthttp raises read/write timeouts below its default to the default.
+  for (const char* t : {"raft-read-timeout", "raft-write-timeout"}) {
+    auto d = ParseGoDuration(cfg.flag_values[t]);
+    if (d.ok() && *d < 5'000'000'000) {
+      cfg.flag_values[t] = "5s";
+      report->Info(std::string(t) + " increased to minimum value: 5s");
+    }
+  }
   if (cfg.data_dir.empty()) {
     cfg.data_dir = cfg.name + ".etcd";
-    warnings->push_back("'data-dir' was empty; using default: " + cfg.data_dir);
+    report->Warn("'data-dir' was empty; using default", {{"data-dir", cfg.data_dir}});
   }
   if (cfg.max_request_bytes > 10 * 1024 * 1024) {
-    warnings->push_back("exceeded recommended request limit: max-request-bytes=" +
-                        std::to_string(cfg.max_request_bytes) +
-                        ", recommended-request-bytes=10485760");
+    report->Warn("exceeded recommended request limit",
+                 {{"max-request-bytes", std::to_string(cfg.max_request_bytes)},
+                  {"recommended-request-bytes", "10485760"}});
   }
   if (cfg.name == "default") {
-    warnings->push_back(
+    report->Warn(
         "it isn't recommended to use default name, please set a value for --name. Note that "
-        "etcd might run into issue when multiple members have the same default name");
+        "etcd might run into issue when multiple members have the same default name",
+        {{"name", cfg.name}});
   }
   if (cfg.listen_client_http_urls.empty()) {
-    warnings->push_back(
+    report->Warn(
         "Running http and grpc server on single port. This is not recommended for production.");
   }
   for (const auto& [k, v] : set.raw)
@@ -366,6 +400,41 @@ Result<int> TlsVersion(const std::string& v) {
 
 }  // namespace
 
+namespace internal {
+
+namespace {
+std::string Render(const std::string& msg, const NoteFields& fields) {
+  if (fields.empty()) return msg;
+  std::string out = msg + " (";
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (i) out += ", ";
+    out += fields[i].first + "=" + fields[i].second;
+  }
+  return out + ")";
+}
+}  // namespace
+
+void Reporter::Warn(std::string msg, NoteFields fields) {
+  out_->warnings.push_back(Render(msg, fields));
+  out_->notes.push_back(Note{log::Level::kWarn, std::move(msg), std::move(fields)});
+}
+
+void Reporter::Info(std::string msg, NoteFields fields) {
+  out_->notes.push_back(Note{log::Level::kInfo, std::move(msg), std::move(fields)});
+}
+
+}  // namespace internal
+
+void LogNotes(const ParseOutcome& outcome) {
+  for (const Note& n : outcome.notes) {
+    std::vector<log::Field> fields;
+    fields.reserve(n.fields.size());
+    for (const auto& [k, v] : n.fields)
+      fields.emplace_back(k, v);
+    log::WriteFields(n.level, n.msg, fields);
+  }
+}
+
 Status Validate(const ServerConfig& cfg) {
   // Logging (embed.Config.setupLogging).
   if (cfg.logger == "capnslog") {
@@ -411,6 +480,21 @@ Status Validate(const ServerConfig& cfg) {
     return Status::InvalidArgument(
         "multiple discovery or bootstrap flags are set. Choose one of \"initial-cluster\", "
         "\"discovery\", \"discovery-endpoints\" or \"discovery-srv\"");
+  }
+  auto fv = [&cfg](const char* k) {
+    auto it = cfg.flag_values.find(k);
+    return it == cfg.flag_values.end() ? std::string() : it->second;
+  };
+  bool v2_discovery = !fv("discovery-proxy").empty();
+  bool v3_discovery = !cfg.discovery_endpoints.empty() || !cfg.discovery_token.empty() ||
+                      !fv("discovery-cert").empty() || !fv("discovery-key").empty() ||
+                      !fv("discovery-cacert").empty() || !fv("discovery-user").empty() ||
+                      !fv("discovery-password").empty();
+  if (v2_discovery && v3_discovery) {
+    return Status::InvalidArgument(
+        "both v2 discovery settings (discovery, discovery-proxy) and v3 discovery settings "
+        "(discovery-token, discovery-endpoints, discovery-cert, discovery-key, discovery-cacert, "
+        "discovery-user, discovery-password) are set");
   }
   if (!cfg.discovery_token.empty() != !cfg.discovery_endpoints.empty()) {
     return Status::InvalidArgument("both --discovery-token and --discovery-endpoints must be set");
@@ -479,6 +563,11 @@ Status Validate(const ServerConfig& cfg) {
     }
   }
 
+  if (cfg.FeatureEnabled("LeaseCheckpointPersist") && !cfg.FeatureEnabled("LeaseCheckpoint")) {
+    return Status::InvalidArgument(
+        "enabling feature gate LeaseCheckpointPersist requires enabling feature gate "
+        "LeaseCheckpoint");
+  }
   if (cfg.compact_hash_check_time_ns <= 0) {
     return Status::InvalidArgument("--compact-hash-check-time must be >0 (set to " +
                                    FormatGoDuration(cfg.compact_hash_check_time_ns) + ")");
@@ -527,15 +616,20 @@ Result<ParseOutcome> Parse(const std::vector<std::string>& args,
     if (auto it = envm.find("ETCD_CONFIG_FILE"); it != envm.end()) config_file = it->second;
   }
 
+  internal::Reporter report(&outcome);
   Collected set;
   bool from_file = !config_file.empty();
   if (from_file) {
-    ETCDPP_RETURN_IF_ERROR(internal::LoadConfigFile(config_file, &set, &outcome.warnings));
+    ETCDPP_RETURN_IF_ERROR(internal::LoadConfigFile(config_file, &set, &report));
+    report.Info(
+        "loaded server configuration, other configuration command line flags and environment "
+        "variables will be ignored if provided",
+        {{"path", config_file}});
   } else {
     set = std::move(cl.set);
-    ETCDPP_RETURN_IF_ERROR(ApplyEnv(envm, &set, &outcome.warnings));
+    ETCDPP_RETURN_IF_ERROR(ApplyEnv(envm, &set, &report));
   }
-  ETCDPP_ASSIGN_OR_RETURN(outcome.config, Build(set, from_file, &outcome.warnings));
+  ETCDPP_ASSIGN_OR_RETURN(outcome.config, Build(set, from_file, &report));
   if (from_file) outcome.config.config_file = config_file;
   ETCDPP_RETURN_IF_ERROR(Validate(outcome.config));
   return outcome;

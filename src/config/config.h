@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/log.h"
 #include "common/status.h"
 
 namespace etcdpp::config {
@@ -112,6 +113,13 @@ struct ServerConfig {
   // module applies them under feature_gates (which wins only if it names the gate;
   // naming both is already rejected here).
   std::map<std::string, bool> gates_from_experimental_flags;
+  // The effective value of every etcd 3.6 server feature gate (defaults, AllAlpha/
+  // AllBeta, the old flags above, then --feature-gates), e.g. "StopGRPCServiceOnDefrag".
+  std::map<std::string, bool> features;
+  bool FeatureEnabled(const std::string& gate) const {
+    auto it = features.find(gate);
+    return it != features.end() && it->second;
+  }
 
   // The effective value of every known flag (name -> etcd-syntax string: the
   // default, the command line/env value, or the config-file value converted,
@@ -124,13 +132,30 @@ struct ServerConfig {
   std::map<std::string, std::string> explicitly_set;
 };
 
+// One line etcd logs while it reads its configuration: level, etcd's message
+// text, and its fields (values as strings).
+struct Note {
+  log::Level level = log::Level::kWarn;
+  std::string msg;
+  std::vector<std::pair<std::string, std::string>> fields;
+};
+
 // What the command line asked for.
 struct ParseOutcome {
   enum class Action { kRun, kPrintVersion, kPrintHelp };
   Action action = Action::kRun;
   ServerConfig config;
-  std::vector<std::string> warnings;  // to be logged once logging is set up
+  // Warnings as single strings (message, then "(key=value, ...)"), to be logged
+  // once logging is set up.
+  std::vector<std::string> warnings;
+  // The same warnings plus etcd's info lines ("recognized and used environment
+  // variable", "loaded server configuration, ..."), structured, in order.
+  // LogNotes() writes them exactly as etcd would; use it instead of `warnings`.
+  std::vector<Note> notes;
 };
+
+// Logs outcome.notes through common/log (call after log::Init).
+void LogNotes(const ParseOutcome& outcome);
 
 // Parses the command-line arguments after the program name (argv[1..argc)) and
 // the environment (entries "KEY=VALUE"; ETCD_* are used), like etcd 3.6:

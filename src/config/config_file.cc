@@ -166,6 +166,7 @@ Status Convert(const std::string& key, const FlagDef& def, const YAML::Node& nod
     if (def.type == FlagType::kUrls) {
       return Status::InvalidArgument("unexpected error setting up " + key + ": " + st.message());
     }
+    if (def.type == FlagType::kFeatureGates) return st;
     if (def.type == FlagType::kChoice) {
       return Status::InvalidArgument("unexpected " + key + " " + GoQuote(raw));
     }
@@ -178,7 +179,7 @@ Status Convert(const std::string& key, const FlagDef& def, const YAML::Node& nod
 
 Status ConvertNested(const std::string& section, const YAML::Node& map,
                      const std::map<std::string, std::string>& key_to_flag, Collected* out,
-                     std::vector<std::string>* warnings) {
+                     Reporter* report) {
   if (!map.IsMap()) {
     if (map.IsNull()) return Status::OK();
     return Status::InvalidArgument("invalid " + section);
@@ -193,11 +194,10 @@ Status ConvertNested(const std::string& section, const YAML::Node& map,
         for (const auto& [nk, flag] : key_to_flag) {
           if (nk.rfind(k + ".", 0) == 0) sub[nk.substr(k.size() + 1)] = flag;
         }
-        ETCDPP_RETURN_IF_ERROR(ConvertNested(section + "." + k, kv.second, sub, out, warnings));
+        ETCDPP_RETURN_IF_ERROR(ConvertNested(section + "." + k, kv.second, sub, out, report));
         continue;
       }
-      warnings->push_back("config file key \"" + section + "." + k +
-                          "\" is not recognized; ignored");
+      report->Warn("unknown key in config file; ignored", {{"key", section + "." + k}});
       continue;
     }
     const FlagDef* def = FindFlag(it->second);
@@ -208,7 +208,7 @@ Status ConvertNested(const std::string& section, const YAML::Node& map,
 
 }  // namespace
 
-Status LoadConfigFile(const std::string& path, Collected* out, std::vector<std::string>* warnings) {
+Status LoadConfigFile(const std::string& path, Collected* out, Reporter* report) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::InvalidArgument("open " + path + ": " + std::strerror(errno));
   std::stringstream ss;
@@ -273,22 +273,22 @@ Status LoadConfigFile(const std::string& path, Collected* out, std::vector<std::
     const YAML::Node& node = kv.second;
     explicit_keys[key] = node.IsScalar() ? node.Scalar() : "";
     if (key == "client-transport-security") {
-      ETCDPP_RETURN_IF_ERROR(ConvertNested(key, node, kClientTls, out, warnings));
+      ETCDPP_RETURN_IF_ERROR(ConvertNested(key, node, kClientTls, out, report));
       continue;
     }
     if (key == "peer-transport-security") {
       if (!node.IsMap() && !node.IsNull()) {
         return Status::InvalidArgument("invalid peer-transport-security");
       }
-      ETCDPP_RETURN_IF_ERROR(ConvertNested(key, node, kPeerTls, out, warnings));
+      ETCDPP_RETURN_IF_ERROR(ConvertNested(key, node, kPeerTls, out, report));
       continue;
     }
     if (key == "socket-options") {
-      ETCDPP_RETURN_IF_ERROR(ConvertNested(key, node, kSocket, out, warnings));
+      ETCDPP_RETURN_IF_ERROR(ConvertNested(key, node, kSocket, out, report));
       continue;
     }
     if (key == "discovery-config") {
-      ETCDPP_RETURN_IF_ERROR(ConvertNested(key, node, kDiscovery, out, warnings));
+      ETCDPP_RETURN_IF_ERROR(ConvertNested(key, node, kDiscovery, out, report));
       continue;
     }
     std::string flag = key;
@@ -297,7 +297,7 @@ Status LoadConfigFile(const std::string& path, Collected* out, std::vector<std::
       flag = "experimental-snapshot-catchup-entries";
     const FlagDef* def = FindFlag(flag);
     if (def == nullptr || def->type == FlagType::kIgnored || NoTopLevelKey().count(flag)) {
-      warnings->push_back("config file key \"" + key + "\" is not recognized; ignored");
+      report->Warn("unknown key in config file; ignored", {{"key", key}});
       continue;
     }
     ETCDPP_RETURN_IF_ERROR(Convert(key, *def, node, out));

@@ -2,6 +2,7 @@
 
 #include <unordered_map>
 
+#include "config/feature_gates.h"
 #include "config/go_values.h"
 
 namespace etcdpp::config {
@@ -653,7 +654,7 @@ std::vector<FlagDef> BuildTable() {
        kUnsafe, kStore, TO(unsafe_no_fsync)},
 
       // Other
-      {"feature-gates", T::kString, "",
+      {"feature-gates", T::kFeatureGates, "",
        "A set of key=value pairs that describe server level feature gates for alpha/experimental "
        "features. Options are: AllAlpha=true|false (ALPHA - default=false), AllBeta=true|false "
        "(BETA - default=false), CompactHashCheck=true|false (ALPHA - default=false), "
@@ -717,6 +718,8 @@ std::string_view TypeName(FlagType t) {
       return "string list (unique)";
     case T::kChoice:
       return "choice";
+    case T::kFeatureGates:
+      return "feature gates";
     case T::kIgnored:
       return "ignored";
   }
@@ -747,6 +750,11 @@ Status ParseFlagValue(const FlagDef& def, std::string_view raw, FlagValue* out) 
     case T::kString:
     case T::kIgnored:
       return Status::OK();
+    case T::kFeatureGates: {
+      ETCDPP_ASSIGN_OR_RETURN(auto gates, ParseFeatureGates(raw));
+      (void)gates;
+      return Status::OK();
+    }
     case T::kBool: {
       ETCDPP_ASSIGN_OR_RETURN(out->b, ParseGoBool(raw));
       return Status::OK();

@@ -27,6 +27,7 @@ enum class FlagType {
   kStrings,        // comma-separated, order kept
   kUniqueStrings,  // comma-separated, sorted and de-duplicated
   kChoice,         // one of `choices` ("a|b")
+  kFeatureGates,   // "Name=bool,..." with known gate names
   kIgnored,        // legacy v2 flag: accepted (boolean-style) and ignored
 };
 

@@ -17,7 +17,20 @@ struct Collected {
   std::map<std::string, FlagValue> values;  // explicitly set and known: parsed value
 };
 
+using NoteFields = std::vector<std::pair<std::string, std::string>>;
+
+// Collects warnings/infos into a ParseOutcome (both `warnings` and `notes`).
+class Reporter {
+ public:
+  explicit Reporter(ParseOutcome* out) : out_(out) {}
+  void Warn(std::string msg, NoteFields fields = {});
+  void Info(std::string msg, NoteFields fields = {});
+
+ private:
+  ParseOutcome* out_;
+};
+
 // Reads the YAML file at `path` into `out` (keys converted to flag names).
-Status LoadConfigFile(const std::string& path, Collected* out, std::vector<std::string>* warnings);
+Status LoadConfigFile(const std::string& path, Collected* out, Reporter* report);
 
 }  // namespace etcdpp::config::internal

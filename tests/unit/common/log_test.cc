@@ -261,6 +261,22 @@ TEST_F(LogFileTest, LevelFilterAndFileOutput) {
   EXPECT_EQ(Lines().size(), 3u);
 }
 
+TEST_F(LogFileTest, WriteFieldsAtRunTime) {
+  ASSERT_TRUE(Init("info", {path_}, "json").ok());
+  SetClockForTesting(FixedTime);
+  std::vector<std::string> keys = {"a", "b"};
+  std::vector<Field> fields;
+  for (const std::string& k : keys)
+    fields.emplace_back(k, k + "-value");
+  WriteFields(Level::kInfo, "dynamic", fields);
+  WriteFields(Level::kDebug, "filtered", fields);
+  auto lines = Lines();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(lines[0].find("\"msg\":\"dynamic\",\"a\":\"a-value\",\"b\":\"b-value\"}"),
+            std::string::npos)
+      << lines[0];
+}
+
 TEST_F(LogFileTest, InitErrors) {
   EXPECT_EQ(Init("loud", {"stderr"}, "json").message(), "unrecognized level: \"loud\"");
   EXPECT_EQ(Init("info", {"stderr"}, "xml").message(),

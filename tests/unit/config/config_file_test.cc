@@ -147,6 +147,26 @@ TEST_F(ConfigFileTest, FileWinsOverFlagsAndEnv) {
   EXPECT_EQ(r->config.name, "fromfile");
   EXPECT_EQ(r->config.election_timeout_ms, 1000u);
   EXPECT_EQ(r->config.max_txn_ops, 128u);
+  ASSERT_FALSE(r->notes.empty());
+  EXPECT_EQ(r->notes[0].msg,
+            "loaded server configuration, other configuration command line flags and environment "
+            "variables will be ignored if provided");
+  EXPECT_EQ(r->notes[0].fields[0], (std::pair<std::string, std::string>{"path", path}));
+  // LogNotes writes them as zap lines.
+  std::string log_path = dir_ + "/parse.log";
+  ASSERT_TRUE(log::Init("info", {log_path}, "json").ok());
+  LogNotes(*r);
+  ASSERT_TRUE(log::Init("info", {"default"}, "json").ok());
+  std::ifstream in(log_path);
+  std::string first;
+  std::getline(in, first);
+  EXPECT_EQ(first.rfind("{\"level\":\"info\",\"ts\":\"", 0), 0u) << first;
+  EXPECT_NE(
+      first.find("\"msg\":\"loaded server configuration, other configuration command "
+                 "line flags and environment variables will be ignored if provided\",\"path\":\"" +
+                 path + "\"}"),
+      std::string::npos)
+      << first;
   // ETCD_CONFIG_FILE works the same way.
   r = Parse({}, {"ETCD_CONFIG_FILE=" + path, "ETCD_NAME=fromenv"});
   ASSERT_TRUE(r.ok()) << r.status().ToString();
@@ -188,6 +208,7 @@ TEST_F(ConfigFileTest, Errors) {
             "cannot set --experimental-compact-hash-check-time and --compact-hash-check-time at "
             "the same time, please use --compact-hash-check-time only");
   EXPECT_EQ(err("peer-transport-security: 3\n"), "invalid peer-transport-security");
+  EXPECT_EQ(err("feature-gates: \"X=true\"\n"), "unrecognized feature gate: X");
   EXPECT_NE(err("name: [unterminated\n").find("yaml"), std::string::npos);
   EXPECT_EQ(err("- a\n- b\n"),
             "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal array into Go "

@@ -320,8 +320,9 @@ TEST(Config, Environment) {
             "--advertise-client-urls is required when --listen-client-urls is set explicitly");
 
   o = MustParse({}, {"ETCD_BOGUS=1", "ETCD_VERSION=3"});
-  EXPECT_TRUE(HasWarning(o, "unrecognized environment variable ETCD_BOGUS=1"));
-  EXPECT_TRUE(HasWarning(o, "cannot set special environment variable ETCD_VERSION=3"));
+  EXPECT_TRUE(
+      HasWarning(o, "unrecognized environment variable (environment-variable=ETCD_BOGUS=1)"));
+  EXPECT_TRUE(HasWarning(o, "cannot set special environment variable (key=ETCD_VERSION, value=3)"));
   EXPECT_EQ(o.action, Action::kRun);
 
   EXPECT_EQ(ParseError({"--name=a"}, {"ETCD_NAME=b"}),
@@ -380,6 +381,89 @@ TEST(Config, RenamedExperimentalFlags) {
             "--feature-gates=InitialCorruptCheck=false");
   // Deprecated (not renamed) flags warn too.
   EXPECT_TRUE(HasWarning(MustParse({"--snapshot-count=100"}), "--snapshot-count is deprecated"));
+}
+
+TEST(Config, NotesAreStructuredLikeEtcd) {
+  ParseOutcome o = MustParse(
+      {}, {"ETCD_NAME=n", "ETCD_DISCOVERY_PASSWORD=hunter2", "ETCD_RAFT_READ_TIMEOUT=1s"});
+  auto find = [&](std::string_view msg) -> const Note* {
+    for (const Note& n : o.notes) {
+      if (n.msg == msg) return &n;
+    }
+    return nullptr;
+  };
+  const Note* used = find("recognized and used environment variable");
+  ASSERT_NE(used, nullptr);
+  EXPECT_EQ(used->level, log::Level::kInfo);
+  bool saw_password = false;
+  for (const Note& n : o.notes) {
+    for (const auto& [k, v] : n.fields) {
+      EXPECT_EQ(v.find("hunter2"), std::string::npos) << "secret logged: " << n.msg;
+      saw_password |= v == "ETCD_DISCOVERY_PASSWORD";
+    }
+  }
+  EXPECT_TRUE(saw_password);
+  const Note* dd = find("'data-dir' was empty; using default");
+  ASSERT_NE(dd, nullptr);
+  EXPECT_EQ(dd->level, log::Level::kWarn);
+  EXPECT_EQ(dd->fields, (std::vector<std::pair<std::string, std::string>>{{"data-dir", "n.etcd"}}));
+  EXPECT_NE(find("raft-read-timeout increased to minimum value: 5s"), nullptr);
+  EXPECT_EQ(MustParse({"--snapshot-count=0"}).config.snapshot_count, 10000u);
+  EXPECT_EQ(o.config.flag_values.at("raft-read-timeout"), "5s");
+  // Every warning string has a structured twin.
+  size_t warn_notes = 0;
+  for (const Note& n : o.notes)
+    warn_notes += n.level == log::Level::kWarn;
+  EXPECT_EQ(warn_notes, o.warnings.size());
+}
+
+TEST(Config, DiscoveryV2AndV3Conflict) {
+  EXPECT_EQ(ParseError({"--discovery-proxy=http://p:1", "--discovery-token=t",
+                        "--discovery-endpoints=http://d:2379"}),
+            "both v2 discovery settings (discovery, discovery-proxy) and v3 discovery settings "
+            "(discovery-token, discovery-endpoints, discovery-cert, discovery-key, "
+            "discovery-cacert, discovery-user, discovery-password) are set");
+  ParseOutcome o =
+      MustParse({"--discovery-token=t", "--discovery-endpoints=http://b:1,http://a:1"});
+  EXPECT_EQ(o.config.discovery_endpoints, (Args{"http://a:1", "http://b:1"}));
+  EXPECT_EQ(o.config.initial_cluster, "");
+}
+
+TEST(Config, FeatureGates) {
+  ParseOutcome o = MustParse({});
+  EXPECT_EQ(o.config.features.size(), 7u);
+  EXPECT_TRUE(o.config.FeatureEnabled("TxnModeWriteWithSharedBuffer"));
+  EXPECT_FALSE(o.config.FeatureEnabled("StopGRPCServiceOnDefrag"));
+  o = MustParse(
+      {"--feature-gates=StopGRPCServiceOnDefrag=true, TxnModeWriteWithSharedBuffer=false"});
+  EXPECT_TRUE(o.config.FeatureEnabled("StopGRPCServiceOnDefrag"));
+  EXPECT_FALSE(o.config.FeatureEnabled("TxnModeWriteWithSharedBuffer"));
+  // AllAlpha toggles every alpha gate; explicit settings win.
+  o = MustParse(
+      {"--feature-gates=AllAlpha=true,CompactHashCheck=false,LeaseCheckpointPersist=true"});
+  EXPECT_TRUE(o.config.FeatureEnabled("InitialCorruptCheck"));
+  EXPECT_TRUE(o.config.FeatureEnabled("LeaseCheckpoint"));
+  EXPECT_FALSE(o.config.FeatureEnabled("CompactHashCheck"));
+  EXPECT_TRUE(o.config.FeatureEnabled("TxnModeWriteWithSharedBuffer"));  // beta: untouched
+  // Old boolean flags feed the gates.
+  o = MustParse({"--experimental-stop-grpc-service-on-defrag"});
+  EXPECT_TRUE(o.config.FeatureEnabled("StopGRPCServiceOnDefrag"));
+  EXPECT_EQ(
+      ParseError({"--feature-gates=Bogus=true"}),
+      "invalid value \"Bogus=true\" for flag -feature-gates: unrecognized feature gate: Bogus");
+  EXPECT_EQ(ParseError({"--feature-gates=LeaseCheckpoint"}),
+            "invalid value \"LeaseCheckpoint\" for flag -feature-gates: missing bool value for "
+            "LeaseCheckpoint");
+  EXPECT_EQ(ParseError({"--feature-gates=LeaseCheckpoint=yes"}),
+            "invalid value \"LeaseCheckpoint=yes\" for flag -feature-gates: invalid value of "
+            "LeaseCheckpoint=yes, err: strconv.ParseBool: parsing \"yes\": invalid syntax");
+  EXPECT_EQ(ParseError({"--feature-gates=LeaseCheckpointPersist=true"}),
+            "enabling feature gate LeaseCheckpointPersist requires enabling feature gate "
+            "LeaseCheckpoint");
+  EXPECT_TRUE(HasWarning(MustParse({"--feature-gates=LeaseCheckpoint=true"}),
+                         "checkpointing is enabled without persistence"));
+  EXPECT_EQ(ParseError({}, {"ETCD_FEATURE_GATES=Nope=false"}),
+            "invalid value \"Nope=false\" for ETCD_FEATURE_GATES: unrecognized feature gate: Nope");
 }
 
 TEST(Config, ValidateIsExposed) {
