@@ -105,7 +105,8 @@ class WalImpl final : public Wal {
   raft::HardState hard_state_;      // last written: copied into each new segment
   std::string metadata_;
   bool metadata_seen_ = false;
-  Status failed_;  // sticky write error
+  uint64_t tail_header_end_ = 0;  // ReadAll: end of the metadata record of the last segment read
+  Status failed_;                 // sticky write error
 };
 
 Status WalImpl::CheckWritable() const {
@@ -135,13 +136,14 @@ Status WalImpl::NewSegment(const SegmentId& id, uint32_t prev_crc) {
     (void)fs_->Remove(tmp);
     return st;
   }
-  // Directory entry durable: after a crash the segment exists or it does not.
-  ETCDPP_RETURN_IF_ERROR(SyncDirectory());
+  // From here the segment exists: record it first, so that a failure below
+  // makes Fail() delete it (its seed chains from records being rolled back).
   tail_ = std::move(f);
   tail_offset_ = header_end_ = header.size();
   crc_ = crc;
   segments_.push_back(id);
-  return Status::OK();
+  // Directory entry durable: after a crash the segment exists or it does not.
+  return SyncDirectory();
 }
 
 Status WalImpl::InitCreate(std::string_view metadata) {
@@ -185,13 +187,14 @@ Status WalImpl::ReadSegment(size_t i, const std::optional<uint32_t>& chain, Read
 
   bool first = true;
   const WalSnapshot snap = start_snap_;
-  auto visit = [&](RecordType type, std::string_view p, uint64_t) -> Status {
+  auto visit = [&](RecordType type, std::string_view p, uint64_t offset) -> Status {
     bool was_first = first;
     first = false;
     if (was_first != (type == RecordType::kMetadata)) {
       return Status::Corruption(was_first ? "segment does not start with metadata"
                                           : "metadata record inside a segment");
     }
+    if (was_first) tail_header_end_ = offset + kHeaderSize + p.size();
     switch (type) {
       case RecordType::kMetadata:
         if (metadata_seen_ && p != r->metadata) return Status::Corruption("conflicting metadata");
@@ -260,7 +263,7 @@ Result<ReadResult> WalImpl::ReadAll() {
   }
   // Append state continues from the last good record of the last segment.
   tail_offset_ = scan.end_offset;
-  header_end_ = kHeaderSize + kCrcSeedBytes;  // at least the seed; only sizes a cut decision
+  header_end_ = tail_header_end_;
   crc_ = scan.last_crc;
   hard_state_ = r.hard_state;
   metadata_ = r.metadata;
