@@ -289,8 +289,11 @@ TEST(Recovery, LastSegmentHeaderDamageIsCorruption) {
 // start, must keep every acknowledged entry, and may only return a prefix.
 // `start_in_sector` places the first record of the batch at that offset within
 // its sector (near the end: the header straddles two sectors).
-void PowerLoss(const std::string& root, uint64_t start_in_sector, int iterations) {
-  SCOPED_TRACE("batch starts at sector offset " + std::to_string(start_in_sector));
+void PowerLoss(const std::string& root, uint64_t start_in_sector, int iterations,
+               bool two_saves = false) {
+  SCOPED_TRACE("batch starts at sector offset " + std::to_string(start_in_sector) +
+               (two_saves ? ", two saves" : ""));
+  std::string mid_bytes;
   const std::string before_dir = root + "/before";
   const std::string after_dir = root + "/after";
   std::filesystem::remove_all(before_dir);
@@ -311,7 +314,17 @@ void PowerLoss(const std::string& root, uint64_t start_in_sector, int iterations
     auto w = Wal::Open(after_dir, {}, Opts());
     ASSERT_TRUE(w.ok());
     ASSERT_TRUE((*w)->ReadAll().ok());
-    ASSERT_TRUE((*w)->Save({2, 1, 1}, batch).ok());  // the Save the power loss interrupts
+    if (two_saves) {
+      // An unsynced Save (raft's MustSync false), then the interrupted one: a
+      // sector may hold either Save's version.
+      std::vector<raft::Entry> part(batch.begin(), batch.begin() + 15);
+      ASSERT_TRUE((*w)->Save({2, 1, 1}, part, /*sync=*/false).ok());
+      mid_bytes = testing::ReadFileBytes(SegmentPaths(after_dir).back());
+      part.assign(batch.begin() + 15, batch.end());
+      ASSERT_TRUE((*w)->Save({2, 1, 1}, part).ok());
+    } else {
+      ASSERT_TRUE((*w)->Save({2, 1, 1}, batch).ok());  // the Save the power loss interrupts
+    }
   }
   const std::string old_bytes = testing::ReadFileBytes(SegmentPaths(before_dir).back());
   const std::string new_bytes = testing::ReadFileBytes(SegmentPaths(after_dir).back());
@@ -336,7 +349,11 @@ void PowerLoss(const std::string& root, uint64_t start_in_sector, int iterations
     if (iter == 1) cut = 0;
     for (uint64_t s = a / 512 * 512; s < b; s += 512) {
       bool written = in_order ? s / 512 < cut : rng() % 2 == 0;
-      if (written) disk.replace(s, 512, new_bytes.substr(s, 512));
+      if (written) {
+        disk.replace(s, 512, new_bytes.substr(s, 512));
+      } else if (two_saves && !in_order && rng() % 2 == 0) {
+        disk.replace(s, 512, mid_bytes.substr(s, 512));
+      }
     }
     const std::string dir = root + "/t";
     testing::CopyDir(before_dir, dir);
@@ -361,6 +378,9 @@ TEST(Recovery, PowerLossKeepsAcknowledgedEntries) {
   // Header inside one sector, and every way it can straddle a sector boundary.
   for (uint64_t at : {0, 1, 100, 400, 502, 503, 504, 505, 506, 507, 508, 509, 510, 511}) {
     PowerLoss(tmp.root(), at, at == 100 ? 300 : 40);
+  }
+  for (uint64_t at : {0, 300, 505, 509}) {
+    PowerLoss(tmp.root(), at, 100, /*two_saves=*/true);
   }
 }
 
