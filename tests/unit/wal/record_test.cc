@@ -51,6 +51,19 @@ TEST(Record, FramingIsLittleEndianAndChained) {
   EXPECT_NE(RecordCrc(0, RecordType::kEntry, "m1"), c1);
 }
 
+TEST(Record, EntryRecordInPlaceMatchesGenericEncoding) {
+  for (const auto& e :
+       {raft::Entry{1, 2, raft::EntryType::kNormal, ""},
+        raft::Entry{9, 1ull << 40, raft::EntryType::kConfChange, std::string(3000, '\x7f')}}) {
+    std::string a = "prefix", b = "prefix";
+    uint32_t ca = AppendEntryRecord(&a, 0x1234, e);
+    uint32_t cb = AppendRecord(&b, 0x1234, RecordType::kEntry, EncodeEntry(e));
+    EXPECT_EQ(ca, cb);
+    EXPECT_EQ(a, b);
+    EXPECT_EQ(a.size() - 6, EntryRecordBytes(e));
+  }
+}
+
 TEST(SegmentName, FormatAndParse) {
   EXPECT_EQ(SegmentName({0, 0}), "0000000000000000-0000000000000000.wal");
   EXPECT_EQ(SegmentName({0x1a, 0xff}), "000000000000001a-00000000000000ff.wal");
