@@ -61,6 +61,29 @@ uint32_t AppendRecord(std::string* out, uint32_t prev_crc, RecordType type,
   return crc;
 }
 
+uint32_t AppendEntryRecord(std::string* out, uint32_t prev_crc, const raft::Entry& e) {
+  assert(e.data.size() <= kMaxRecordBytes - kEntryFixedBytes);
+  const uint32_t len = static_cast<uint32_t>(kEntryFixedBytes + e.data.size());
+  const size_t start = out->size();
+  PutFixed32(out, len);
+  PutFixed32(out, 0);  // crc, patched below
+  out->push_back(static_cast<char>(RecordType::kEntry));
+  PutFixed64(out, e.term);
+  PutFixed64(out, e.index);
+  out->push_back(static_cast<char>(e.type));
+  // crc over len | type | term | index | entry type, then the data.
+  char head[5];
+  std::memcpy(head, out->data() + start, 4);
+  head[4] = static_cast<char>(RecordType::kEntry);
+  uint32_t crc = crc32c::Extend(prev_crc, head, sizeof(head));
+  crc = crc32c::Extend(crc, out->data() + start + kHeaderSize, kEntryFixedBytes);
+  crc = crc32c::Extend(crc, e.data.data(), e.data.size());
+  out->append(e.data);
+  for (int i = 0; i < 4; ++i)
+    (*out)[start + 4 + i] = static_cast<char>((crc >> (8 * i)) & 0xff);
+  return crc;
+}
+
 std::string EncodeEntry(const raft::Entry& e) {
   std::string p;
   p.reserve(kEntryFixedBytes + e.data.size());

@@ -49,6 +49,13 @@ uint32_t RecordCrc(uint32_t prev, RecordType type, std::string_view payload);
 uint32_t AppendRecord(std::string* out, uint32_t prev_crc, RecordType type,
                       std::string_view payload);
 
+// Appends an entry record without an intermediate payload copy (the hot
+// path); identical bytes to AppendRecord(out, prev, kEntry, EncodeEntry(e)).
+uint32_t AppendEntryRecord(std::string* out, uint32_t prev_crc, const raft::Entry& e);
+inline uint64_t EntryRecordBytes(const raft::Entry& e) {
+  return kHeaderSize + kEntryFixedBytes + e.data.size();
+}
+
 // Payload codecs. Decoders return false on a malformed payload.
 std::string EncodeEntry(const raft::Entry& e);
 bool DecodeEntry(std::string_view p, raft::Entry* e);

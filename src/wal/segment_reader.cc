@@ -67,13 +67,19 @@ class Scanner {
     return buf_.substr(off + kHeaderSize, h.length);
   }
 
-  // Rule 1 of the torn-tail test: a zero header, or an aligned all-zero sector
-  // inside the damaged record and before the end of data.
+  // Rule 1 of the torn-tail test: a sector overlapping the damaged record never
+  // received this write. Unwritten space reads as zeros, so that is: a zero
+  // header; or zeros from x to the end of x's sector (the sector kept the
+  // version of the previous, synced Save, which ended at x); or an aligned
+  // all-zero sector that overlaps the record and lies before the end of data.
   bool HasUnwrittenSector(uint64_t x, std::optional<uint64_t> rec_end) {
-    if (buf_.size() - x >= kHeaderSize && IsZero(buf_.data() + x, kHeaderSize)) return true;
-    uint64_t limit = std::min(rec_end.value_or(data_end()), data_end());
-    for (uint64_t s = (x + kSectorBytes - 1) / kSectorBytes * kSectorBytes;
-         s + kSectorBytes <= limit; s += kSectorBytes) {
+    const uint64_t n = buf_.size();
+    const uint64_t d = data_end();
+    if (n - x >= kHeaderSize && IsZero(buf_.data() + x, kHeaderSize)) return true;
+    uint64_t s = (x + kSectorBytes - 1) / kSectorBytes * kSectorBytes;  // first aligned sector
+    if (s != x && s <= n && IsZero(buf_.data() + x, s - x)) return true;
+    const uint64_t limit = rec_end.value_or(d);
+    for (; s < limit && s + kSectorBytes <= d; s += kSectorBytes) {
       if (IsZero(buf_.data() + s, kSectorBytes)) return true;
     }
     return false;

@@ -80,7 +80,16 @@ class WalImpl final : public Wal {
   Status CheckWritable() const;
   Status NewSegment(const SegmentId& id, uint32_t prev_crc);
   Status Cut();
-  Status AppendRecords(const std::vector<std::pair<RecordType, std::string>>& recs, bool sync);
+  // One record to append: an entry (by reference, encoded in place) or a small payload.
+  struct Rec {
+    RecordType type;
+    const raft::Entry* entry = nullptr;
+    std::string payload;
+    uint64_t bytes() const {
+      return entry ? EntryRecordBytes(*entry) : kHeaderSize + payload.size();
+    }
+  };
+  Status AppendRecords(const std::vector<Rec>& recs, bool sync);
   Status Fail(const Mark& mark, Status st);
   Status ReadSegment(size_t i, const std::optional<uint32_t>& chain, ReadResult* r, bool* found,
                      SegmentScan* scan);
@@ -105,7 +114,8 @@ class WalImpl final : public Wal {
   raft::HardState hard_state_;      // last written: copied into each new segment
   std::string metadata_;
   bool metadata_seen_ = false;
-  Status failed_;  // sticky write error
+  uint64_t tail_header_end_ = 0;  // ReadAll: end of the metadata record of the last segment read
+  Status failed_;                 // sticky write error
 };
 
 Status WalImpl::CheckWritable() const {
@@ -135,13 +145,14 @@ Status WalImpl::NewSegment(const SegmentId& id, uint32_t prev_crc) {
     (void)fs_->Remove(tmp);
     return st;
   }
-  // Directory entry durable: after a crash the segment exists or it does not.
-  ETCDPP_RETURN_IF_ERROR(SyncDirectory());
+  // From here the segment exists: record it first, so that a failure below
+  // makes Fail() delete it (its seed chains from records being rolled back).
   tail_ = std::move(f);
   tail_offset_ = header_end_ = header.size();
   crc_ = crc;
   segments_.push_back(id);
-  return Status::OK();
+  // Directory entry durable: after a crash the segment exists or it does not.
+  return SyncDirectory();
 }
 
 Status WalImpl::InitCreate(std::string_view metadata) {
@@ -185,13 +196,14 @@ Status WalImpl::ReadSegment(size_t i, const std::optional<uint32_t>& chain, Read
 
   bool first = true;
   const WalSnapshot snap = start_snap_;
-  auto visit = [&](RecordType type, std::string_view p, uint64_t) -> Status {
+  auto visit = [&](RecordType type, std::string_view p, uint64_t offset) -> Status {
     bool was_first = first;
     first = false;
     if (was_first != (type == RecordType::kMetadata)) {
       return Status::Corruption(was_first ? "segment does not start with metadata"
                                           : "metadata record inside a segment");
     }
+    if (was_first) tail_header_end_ = offset + kHeaderSize + p.size();
     switch (type) {
       case RecordType::kMetadata:
         if (metadata_seen_ && p != r->metadata) return Status::Corruption("conflicting metadata");
@@ -260,7 +272,7 @@ Result<ReadResult> WalImpl::ReadAll() {
   }
   // Append state continues from the last good record of the last segment.
   tail_offset_ = scan.end_offset;
-  header_end_ = kHeaderSize + kCrcSeedBytes;  // at least the seed; only sizes a cut decision
+  header_end_ = tail_header_end_;
   crc_ = scan.last_crc;
   hard_state_ = r.hard_state;
   metadata_ = r.metadata;
@@ -293,9 +305,12 @@ Status WalImpl::Cut() {
 }
 
 // Writes `recs` in order, cutting segments as needed, then one fdatasync.
-Status WalImpl::AppendRecords(const std::vector<std::pair<RecordType, std::string>>& recs,
-                              bool sync) {
+Status WalImpl::AppendRecords(const std::vector<Rec>& recs, bool sync) {
   std::string pending;
+  uint64_t total = 0;
+  for (const auto& r : recs)
+    total += r.bytes();
+  pending.reserve(std::min<uint64_t>(total, opts_.segment_bytes));
   auto flush = [&]() -> Status {
     if (pending.empty()) return Status::OK();
     ETCDPP_RETURN_IF_ERROR(tail_->WriteAt(tail_offset_, pending));
@@ -303,8 +318,8 @@ Status WalImpl::AppendRecords(const std::vector<std::pair<RecordType, std::strin
     pending.clear();
     return Status::OK();
   };
-  for (const auto& [type, payload] : recs) {
-    const uint64_t size = kHeaderSize + payload.size();
+  for (const auto& r : recs) {
+    const uint64_t size = r.bytes();
     const uint64_t used = tail_offset_ + pending.size();
     // A record that does not fit goes to a fresh segment, unless this one holds
     // only its header (then the record is bigger than a segment: let it grow).
@@ -312,12 +327,14 @@ Status WalImpl::AppendRecords(const std::vector<std::pair<RecordType, std::strin
       ETCDPP_RETURN_IF_ERROR(flush());
       ETCDPP_RETURN_IF_ERROR(Cut());
     }
-    crc_ = AppendRecord(&pending, crc_, type, payload);
-    if (type == RecordType::kEntry) {
-      last_index_ = GetFixed64(payload.data() + 8);
-    } else if (type == RecordType::kSnapshot) {
-      uint64_t index = GetFixed64(payload.data());
-      last_index_ = std::max(last_index_, index);
+    if (r.entry != nullptr) {
+      crc_ = AppendEntryRecord(&pending, crc_, *r.entry);
+      last_index_ = r.entry->index;
+    } else {
+      crc_ = AppendRecord(&pending, crc_, r.type, r.payload);
+      if (r.type == RecordType::kSnapshot) {
+        last_index_ = std::max(last_index_, GetFixed64(r.payload.data()));
+      }
     }
   }
   ETCDPP_RETURN_IF_ERROR(flush());
@@ -368,11 +385,11 @@ Status WalImpl::Save(const raft::HardState& hs, const std::vector<raft::Entry>& 
     return Status::InvalidArgument("wal: entry " + std::to_string(entries[0].index) +
                                    " would leave a gap after " + std::to_string(last_index_));
   }
-  std::vector<std::pair<RecordType, std::string>> recs;
+  std::vector<Rec> recs;
   recs.reserve(entries.size() + 1);
   for (const auto& e : entries)
-    recs.emplace_back(RecordType::kEntry, EncodeEntry(e));
-  if (!hs.empty()) recs.emplace_back(RecordType::kHardState, EncodeHardState(hs));
+    recs.push_back(Rec{RecordType::kEntry, &e, {}});
+  if (!hs.empty()) recs.push_back(Rec{RecordType::kHardState, nullptr, EncodeHardState(hs)});
 
   const Mark mark{segments_.size(), tail_offset_};
   Status st = AppendRecords(recs, sync && !opts_.unsafe_no_fsync);
@@ -384,8 +401,9 @@ Status WalImpl::Save(const raft::HardState& hs, const std::vector<raft::Entry>& 
 Status WalImpl::SaveSnapshot(WalSnapshot snap) {
   ETCDPP_RETURN_IF_ERROR(CheckWritable());
   const Mark mark{segments_.size(), tail_offset_};
-  Status st = AppendRecords({{RecordType::kSnapshot, EncodeSnapshot(snap.index, snap.term)}},
-                            /*sync=*/!opts_.unsafe_no_fsync);
+  Status st =
+      AppendRecords({Rec{RecordType::kSnapshot, nullptr, EncodeSnapshot(snap.index, snap.term)}},
+                    /*sync=*/!opts_.unsafe_no_fsync);
   if (!st.ok()) return Fail(mark, st);
   last_marker_index_ = std::max(last_marker_index_, snap.index);
   return Status::OK();
