@@ -232,8 +232,15 @@ void Applier::ApplyEntry(mvcc::Batch& batch, const raft::Entry& e, std::vector<R
       r.status = Status::Unimplemented("etcdserver: unknown internal request");
       break;
   }
-  // apply::* validate before writing, so a failed request changed nothing and
-  // End() bumps no revision for it.
+  // apply::* validate before writing, so a failed request normally changed
+  // nothing; if it did (an error found after writes started), drop those
+  // changes so End() bumps no revision for it.
+  if (!r.status.ok() && !txn.Changes().empty()) {
+    if (Status ab = txn.Abort(); !ab.ok()) {
+      LOG_ERROR("failed to abort a failed request's changes", {"index", e.index},
+                {"error", ab.ToString()});
+    }
+  }
   Status end = txn.End();
   if (!end.ok() && r.status.ok()) r.status = end;
   results->push_back(std::move(r));
