@@ -212,6 +212,9 @@ Status EtcdServer::OpenStorage() {
   aopts.cluster_id = cluster_id_;
   aopts.member_id = member_id_;
   aopts.data_dir = snap_dir_ + "/db";
+  // No lessor yet (Lease service is a later issue): no lease can exist, so a
+  // Put naming one fails with "requested lease not found", as etcd does.
+  aopts.ctx.lease_exists = [](int64_t) { return false; };
   aopts.term = [this] { return raft_ ? raft_->Term() : 0; };
   applier_ = std::make_unique<Applier>(store_.get(), &wait_, aopts);
   uint64_t last_index = 0, last_term = 0;
