@@ -27,6 +27,15 @@ void PrintVersion() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Block the stop signals first, before any library can start a thread
+  // (threads inherit the mask); main takes them synchronously with sigwait.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
   std::vector<std::string> args(argv + 1, argv + argc);
   std::vector<std::string> env;
   for (char** e = environ; e != nullptr && *e != nullptr; e++)
@@ -56,15 +65,6 @@ int main(int argc, char** argv) {
   }
   for (const auto& w : outcome.warnings)
     LOG_WARN(w.c_str());
-
-  // Block the stop signals in every thread (threads inherit the mask) and
-  // take them synchronously below with sigwait.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
 
   auto server = etcdpp::server::EtcdServer::Start(cfg);
   if (!server.ok()) {
