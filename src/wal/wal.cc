@@ -387,8 +387,9 @@ Status WalImpl::Save(const raft::HardState& hs, const std::vector<raft::Entry>& 
   }
   std::vector<Rec> recs;
   recs.reserve(entries.size() + 1);
-  for (const auto& e : entries)
+  for (const auto& e : entries) {
     recs.push_back(Rec{RecordType::kEntry, &e, {}});
+  }
   if (!hs.empty()) recs.push_back(Rec{RecordType::kHardState, nullptr, EncodeHardState(hs)});
 
   const Mark mark{segments_.size(), tail_offset_};
