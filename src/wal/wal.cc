@@ -387,8 +387,9 @@ Status WalImpl::Save(const raft::HardState& hs, const std::vector<raft::Entry>& 
   }
   std::vector<Rec> recs;
   recs.reserve(entries.size() + 1);
-  for (const auto& e : entries)
+  for (const auto& e : entries) {
     recs.push_back(Rec{RecordType::kEntry, &e, {}});
+  }
   if (!hs.empty()) recs.push_back(Rec{RecordType::kHardState, nullptr, EncodeHardState(hs)});
 
   const Mark mark{segments_.size(), tail_offset_};
@@ -447,6 +448,48 @@ Status WalImpl::Close() {
 bool Wal::Exists(const std::string& dir) {
   auto names = DefaultFs()->ListDir(dir);
   return names.ok() && !SegmentsIn(*names).empty();
+}
+
+Result<std::vector<WalSnapshot>> Wal::ValidSnapshots(const std::string& dir,
+                                                     const Options& opts_in) {
+  Fs* fs = opts_in.fs != nullptr ? opts_in.fs : DefaultFs();
+  ETCDPP_ASSIGN_OR_RETURN(std::vector<std::string> names, fs->ListDir(dir));
+  std::vector<SegmentId> segs = SegmentsIn(names);
+  if (segs.empty()) return Status::NotFound("wal: no WAL in " + dir);
+  // {0,0} is usable while Open({0,0}) still finds a segment to start from.
+  std::vector<WalSnapshot> snaps;
+  if (segs[0].index == 0) snaps.push_back(WalSnapshot{});
+  raft::HardState hs;
+  std::optional<uint32_t> chain;
+  std::string buf;
+  for (size_t i = 0; i < segs.size(); ++i) {
+    const std::string path = Join(dir, SegmentName(segs[i]));
+    if (i > 0 && segs[i].seq != segs[i - 1].seq + 1) {
+      return Status::Corruption("wal: missing segment before " + path);
+    }
+    ETCDPP_ASSIGN_OR_RETURN(std::unique_ptr<File> f, fs->OpenFile(path, /*create=*/false));
+    ETCDPP_RETURN_IF_ERROR(f->ReadAll(&buf));
+    auto visit = [&](RecordType type, std::string_view p, uint64_t) -> Status {
+      if (type == RecordType::kHardState && !DecodeHardState(p, &hs)) {
+        return Status::Corruption("malformed hard state record");
+      }
+      if (type == RecordType::kSnapshot) {
+        WalSnapshot s;
+        if (!DecodeSnapshot(p, &s.index, &s.term)) {
+          return Status::Corruption("malformed snapshot record");
+        }
+        snaps.push_back(s);
+      }
+      return Status::OK();
+    };
+    ETCDPP_ASSIGN_OR_RETURN(SegmentScan scan,
+                            ScanSegment(buf, path, i + 1 == segs.size(), chain, visit));
+    chain = scan.last_crc;
+  }
+  // A marker past the commit index may name a snapshot that was never
+  // completed (etcd drops those too).
+  std::erase_if(snaps, [&](const WalSnapshot& s) { return s.index > hs.commit; });
+  return snaps;
 }
 
 Result<std::unique_ptr<Wal>> Wal::Create(const std::string& dir, std::string_view metadata,

@@ -84,6 +84,16 @@ class Wal {
   static Result<std::unique_ptr<Wal>> Open(const std::string& dir, WalSnapshot snap,
                                            const Options& opts = {});
 
+  // The snapshot markers a restart may use, oldest first, starting with {0,0}
+  // (unless purged)
+  // (etcd's ValidSnapshotEntries): those whose index is <= the commit index of
+  // the last hard state, so the WAL and the snap dir can be matched up (load
+  // the newest snap file listed here, then Open at it). Read-only: takes no
+  // lock and repairs nothing (a torn tail simply ends the scan); kCorruption
+  // as ReadAll.
+  static Result<std::vector<WalSnapshot>> ValidSnapshots(const std::string& dir,
+                                                         const Options& opts = {});
+
   // Reads every record after the snapshot marker, repairs a torn tail (see
   // above; the repair is synced before ReadAll returns) and leaves the WAL
   // ready to append. kCorruption on mid-log damage (also: a missing segment, an

@@ -20,9 +20,12 @@ using testing::SegmentPaths;
 using testing::SetBytes;
 using testing::TempDir;
 
+// These tests fake crashes by editing files, so real fsyncs only cost time
+// (hundreds of them per test on a busy machine); fault_test.cc covers syncing.
 Options Opts(uint64_t segment_bytes = 64 << 10) {
   Options o;
   o.segment_bytes = segment_bytes;
+  o.unsafe_no_fsync = true;
   return o;
 }
 

@@ -237,6 +237,27 @@ TEST(Wal, SnapshotAheadOfTheLog) {
   EXPECT_EQ(r->entries, Range(5, 101, 150));
 }
 
+TEST(Wal, ValidSnapshotsAreThoseCommitted) {
+  TempDir tmp;
+  {
+    auto w = Wal::Create(tmp.wal(), "m", Small());
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE((*w)->Save({1, 1, 30}, Range(1, 1, 40)).ok());
+    ASSERT_TRUE((*w)->SaveSnapshot({10, 1}).ok());
+    ASSERT_TRUE((*w)->Save({}, Range(1, 41, 120)).ok());
+    ASSERT_TRUE((*w)->SaveSnapshot({30, 1}).ok());
+    ASSERT_TRUE((*w)->SaveSnapshot({35, 1}).ok());  // past commit 30: not usable
+  }
+  auto snaps = Wal::ValidSnapshots(tmp.wal(), Small());
+  ASSERT_TRUE(snaps.ok()) << snaps.status().ToString();
+  EXPECT_EQ(*snaps, (std::vector<WalSnapshot>{{0, 0}, {10, 1}, {30, 1}}));
+  // Read-only: the WAL can still be opened at the newest one.
+  auto r = ReadBack(tmp.wal(), snaps->back(), Small());
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->entries, Range(1, 31, 120));
+  EXPECT_TRUE(Wal::ValidSnapshots(tmp.root() + "/nope").status().Is(Code::kNotFound));
+}
+
 TEST(Wal, PurgeToKeepsWhatOpenNeeds) {
   TempDir tmp;
   auto w = Wal::Create(tmp.wal(), "m", Small());
@@ -264,6 +285,9 @@ TEST(Wal, PurgeToKeepsWhatOpenNeeds) {
   auto r = ReadBack(tmp.wal(), {120, 1}, Small());
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->entries, Range(1, 121, 205));
+  auto snaps = Wal::ValidSnapshots(tmp.wal(), Small());
+  ASSERT_TRUE(snaps.ok());
+  EXPECT_EQ(*snaps, (std::vector<WalSnapshot>{{120, 1}}));  // {0,0} went with segment 0
   EXPECT_EQ(r->metadata, "m");
   EXPECT_EQ(r->hard_state, (raft::HardState{1, 1, 200}));
   EXPECT_TRUE(ReadBack(tmp.wal(), {}, Small()).status().Is(Code::kNotFound));
