@@ -6,9 +6,9 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cassert>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <mutex>
@@ -51,6 +51,7 @@ class ReadTxnImpl final : public ReadTxn {
   }
   int64_t Rev() const override { return rev_; }
   int64_t CompactRev() const override { return compact_; }
+  Result<EventsResult> Events(int64_t from, int64_t to, size_t max_events, bool prev_kv) override;
 
  private:
   std::shared_lock<std::shared_mutex> lock_;  // held while the txn lives (see map resizing)
@@ -59,6 +60,64 @@ class ReadTxnImpl final : public ReadTxn {
   int64_t rev_;
   int64_t compact_;
 };
+
+Result<ReadTxn::EventsResult> ReadTxnImpl::Events(int64_t from, int64_t to, size_t max_events,
+                                                  bool prev_kv) {
+  if (from < compact_) return Status::OutOfRange(kErrCompacted);
+  if (to <= 0 || to > rev_) to = rev_;
+  from = std::max<int64_t>(from, 1);
+  EventsResult res;
+  res.next_rev = from;
+  Reader r(txn_.get(), dbs_);
+  lmdb::Cursor c;
+  int rc = c.Open(txn_.get(), dbs_.key);
+  if (rc != MDB_SUCCESS) return lmdb::ToStatus(rc, "cursor");
+  std::string start = EncodeRevision(Revision{from, 0}, false);
+  MDB_val k = Val(start), v;
+  rc = c.Get(&k, &v, MDB_SET_RANGE);
+  int64_t cur_main = 0;
+  while (rc == MDB_SUCCESS) {
+    std::string_view rk = View(k);
+    if (rk.size() < kRevBytes) return Status::Corruption("mvcc: bad revision key");
+    Revision rv = DecodeRevision(rk);
+    if (rv.main > to) break;
+    if (rv.main != cur_main) {
+      if (res.events.size() >= max_events && max_events > 0) break;
+      cur_main = rv.main;
+    }
+    mvccpb::Event ev;
+    mvccpb::KeyValue* kv = ev.mutable_kv();
+    if (!kv->ParseFromArray(v.mv_data, static_cast<int>(v.mv_size))) {
+      return Status::Corruption("mvcc: unparsable KeyValue");
+    }
+    if (IsTombstoneKey(rk)) {
+      ev.set_type(mvccpb::Event::DELETE);
+      kv->set_mod_revision(rv.main);
+    } else {
+      ev.set_type(mvccpb::Event::PUT);
+    }
+    if (prev_kv && rv.main - 1 >= compact_) {
+      std::string ik;
+      bool exists = false;
+      ETCDPP_RETURN_IF_ERROR(r.ResolveIndexKey(kv->key(), &ik, &exists));
+      if (exists) {
+        auto e = r.EntryAt(ik, rv.main - 1);
+        if (!e.ok()) return e.status();
+        if (e->has_value() && !(*e)->tombstone) {
+          ETCDPP_RETURN_IF_ERROR(r.GetKV((*e)->rev, ev.mutable_prev_kv()));
+        }
+      }
+    }
+    res.events.push_back(std::move(ev));
+    res.next_rev = rv.main + 1;
+    rc = c.Get(&k, &v, MDB_NEXT);
+  }
+  if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) return lmdb::ToStatus(rc, "events scan");
+  if (rc == MDB_NOTFOUND || (rc == MDB_SUCCESS && DecodeRevision(View(k)).main > to)) {
+    res.next_rev = to + 1;  // everything up to `to` was returned
+  }
+  return res;
+}
 
 // ---------------------------------------------------------------- Batch
 
