@@ -2,7 +2,10 @@
 // Layout: docs/mvcc_layout.md and the header comments of store.h/index_codec.h.
 #include "mvcc/store.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -148,6 +151,7 @@ class StoreImpl final : public Store {
  public:
   ~StoreImpl() override {
     if (env_ != nullptr) mdb_env_close(env_);
+    if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock, after the env is closed
   }
 
   Status OpenEnv(const std::string& dir, const Options& opts);
@@ -226,6 +230,7 @@ class StoreImpl final : public Store {
   }
 
   MDB_env* env_ = nullptr;
+  int lock_fd_ = -1;
   Dbs dbs_;
   std::string dir_;
   size_t map_size_ = 0;
@@ -669,6 +674,16 @@ Status StoreImpl::OpenEnv(const std::string& dir, const Options& opts) {
   if (::chmod(dir.c_str(), 0700) != 0) {
     return Status::IOError("mvcc: chmod " + dir + ": " + std::strerror(errno));
   }
+  // One process, one Store per environment: LMDB forbids opening an env
+  // twice in a process, and two appliers would interleave revisions.
+  lock_fd_ = ::open((dir + "/etcdpp.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd_ < 0) {
+    return Status::IOError("mvcc: open lock file in " + dir + ": " + std::strerror(errno));
+  }
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    return Status::Unavailable("mvcc: " + dir +
+                               " is in use by another store (flock: " + std::strerror(errno) + ")");
+  }
   int rc = mdb_env_create(&env_);
   if (rc != MDB_SUCCESS) return lmdb::ToStatus(rc, "env create");
   max_map_size_ = opts.map_size_bytes;
@@ -691,6 +706,8 @@ Status StoreImpl::OpenEnv(const std::string& dir, const Options& opts) {
   if (mdb_env_get_maxkeysize(env_) < static_cast<int>(kSurrogateBytes)) {
     return Status::Internal("mvcc: LMDB max key size too small for the index encoding");
   }
+  int dead = 0;
+  mdb_reader_check(env_, &dead);  // reader slots left by crashed processes
   MDB_envinfo info;
   mdb_env_info(env_, &info);
   map_size_ = info.me_mapsize;

@@ -496,6 +496,9 @@ TEST_F(StoreTest, DirIsCreated0700AndFileIsRejected) {
   FILE* fp = fopen(f.c_str(), "w");
   fclose(fp);
   EXPECT_FALSE(Store::Open(f).ok());
+  // The same dir twice at once is refused.
+  auto again = Store::Open(dir_.path() + "/db");
+  EXPECT_EQ(again.status().code(), Code::kUnavailable) << again.status().ToString();
 }
 
 }  // namespace
