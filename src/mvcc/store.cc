@@ -788,7 +788,10 @@ int64_t StoreImpl::DbSizeInUseBytes() const {
 Status StoreImpl::RunCompaction() {
   const int64_t target = compact_rev_.load();
   if (finished_compact_ >= target) return Status::OK();
-  assert(!batch_open_.load() && "RunCompaction with an open batch");
+  if (batch_open_.load()) {
+    // LMDB has one writer: a second write txn on this thread would deadlock.
+    return Status::FailedPrecondition("mvcc: RunCompaction while a batch is open");
+  }
   std::string resume;  // first index key of the next chunk
   bool done = false;
   while (!done) {
