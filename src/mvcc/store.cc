@@ -258,7 +258,7 @@ class BatchImpl final : public Batch {
   explicit BatchImpl(StoreImpl* s) : s_(s) {}
   ~BatchImpl() override {
     ReleaseTxn();
-    s_->batch_open_.store(false);
+    if (open_) s_->batch_open_.store(false);
   }
 
   Status Start() {
@@ -314,6 +314,8 @@ class BatchImpl final : public Batch {
     s_->compact_rev_.store(compact_rev_, std::memory_order_release);
     s_->current_rev_.store(rev_, std::memory_order_release);
     dead_ = Status::FailedPrecondition("mvcc: batch already committed");
+    open_ = false;
+    s_->batch_open_.store(false);  // the next BeginBatch may start now
     if (lock_.owns_lock()) lock_.unlock();
     return Status::OK();
   }
@@ -610,6 +612,7 @@ class BatchImpl final : public Batch {
   }
 
   StoreImpl* s_;
+  bool open_ = true;  // this batch holds the store's batch_open_ flag
   std::shared_lock<std::shared_mutex> lock_;
   lmdb::Txn txn_;
   Status dead_;
