@@ -2,13 +2,16 @@
 // Layout: docs/mvcc_layout.md and the header comments of store.h/index_codec.h.
 #include "mvcc/store.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cassert>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <mutex>
@@ -51,6 +54,7 @@ class ReadTxnImpl final : public ReadTxn {
   }
   int64_t Rev() const override { return rev_; }
   int64_t CompactRev() const override { return compact_; }
+  Result<EventsResult> Events(int64_t from, int64_t to, size_t max_events, bool prev_kv) override;
 
  private:
   std::shared_lock<std::shared_mutex> lock_;  // held while the txn lives (see map resizing)
@@ -59,6 +63,64 @@ class ReadTxnImpl final : public ReadTxn {
   int64_t rev_;
   int64_t compact_;
 };
+
+Result<ReadTxn::EventsResult> ReadTxnImpl::Events(int64_t from, int64_t to, size_t max_events,
+                                                  bool prev_kv) {
+  if (from < compact_) return Status::OutOfRange(kErrCompacted);
+  if (to <= 0 || to > rev_) to = rev_;
+  from = std::max<int64_t>(from, 1);
+  EventsResult res;
+  res.next_rev = from;
+  Reader r(txn_.get(), dbs_);
+  lmdb::Cursor c;
+  int rc = c.Open(txn_.get(), dbs_.key);
+  if (rc != MDB_SUCCESS) return lmdb::ToStatus(rc, "cursor");
+  std::string start = EncodeRevision(Revision{from, 0}, false);
+  MDB_val k = Val(start), v;
+  rc = c.Get(&k, &v, MDB_SET_RANGE);
+  int64_t cur_main = 0;
+  while (rc == MDB_SUCCESS) {
+    std::string_view rk = View(k);
+    if (rk.size() < kRevBytes) return Status::Corruption("mvcc: bad revision key");
+    Revision rv = DecodeRevision(rk);
+    if (rv.main > to) break;
+    if (rv.main != cur_main) {
+      if (res.events.size() >= max_events && max_events > 0) break;
+      cur_main = rv.main;
+    }
+    mvccpb::Event ev;
+    mvccpb::KeyValue* kv = ev.mutable_kv();
+    if (!kv->ParseFromArray(v.mv_data, static_cast<int>(v.mv_size))) {
+      return Status::Corruption("mvcc: unparsable KeyValue");
+    }
+    if (IsTombstoneKey(rk)) {
+      ev.set_type(mvccpb::Event::DELETE);
+      kv->set_mod_revision(rv.main);
+    } else {
+      ev.set_type(mvccpb::Event::PUT);
+    }
+    if (prev_kv && rv.main - 1 >= compact_) {
+      std::string ik;
+      bool exists = false;
+      ETCDPP_RETURN_IF_ERROR(r.ResolveIndexKey(kv->key(), &ik, &exists));
+      if (exists) {
+        auto e = r.EntryAt(ik, rv.main - 1);
+        if (!e.ok()) return e.status();
+        if (e->has_value() && !(*e)->tombstone) {
+          ETCDPP_RETURN_IF_ERROR(r.GetKV((*e)->rev, ev.mutable_prev_kv()));
+        }
+      }
+    }
+    res.events.push_back(std::move(ev));
+    res.next_rev = rv.main + 1;
+    rc = c.Get(&k, &v, MDB_NEXT);
+  }
+  if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) return lmdb::ToStatus(rc, "events scan");
+  if (rc == MDB_NOTFOUND || (rc == MDB_SUCCESS && DecodeRevision(View(k)).main > to)) {
+    res.next_rev = to + 1;  // everything up to `to` was returned
+  }
+  return res;
+}
 
 // ---------------------------------------------------------------- Batch
 
@@ -89,6 +151,7 @@ class StoreImpl final : public Store {
  public:
   ~StoreImpl() override {
     if (env_ != nullptr) mdb_env_close(env_);
+    if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock, after the env is closed
   }
 
   Status OpenEnv(const std::string& dir, const Options& opts);
@@ -167,6 +230,7 @@ class StoreImpl final : public Store {
   }
 
   MDB_env* env_ = nullptr;
+  int lock_fd_ = -1;
   Dbs dbs_;
   std::string dir_;
   size_t map_size_ = 0;
@@ -194,7 +258,7 @@ class BatchImpl final : public Batch {
   explicit BatchImpl(StoreImpl* s) : s_(s) {}
   ~BatchImpl() override {
     ReleaseTxn();
-    s_->batch_open_.store(false);
+    if (open_) s_->batch_open_.store(false);
   }
 
   Status Start() {
@@ -250,6 +314,8 @@ class BatchImpl final : public Batch {
     s_->compact_rev_.store(compact_rev_, std::memory_order_release);
     s_->current_rev_.store(rev_, std::memory_order_release);
     dead_ = Status::FailedPrecondition("mvcc: batch already committed");
+    open_ = false;
+    s_->batch_open_.store(false);  // the next BeginBatch may start now
     if (lock_.owns_lock()) lock_.unlock();
     return Status::OK();
   }
@@ -546,6 +612,7 @@ class BatchImpl final : public Batch {
   }
 
   StoreImpl* s_;
+  bool open_ = true;  // this batch holds the store's batch_open_ flag
   std::shared_lock<std::shared_mutex> lock_;
   lmdb::Txn txn_;
   Status dead_;
@@ -610,6 +677,16 @@ Status StoreImpl::OpenEnv(const std::string& dir, const Options& opts) {
   if (::chmod(dir.c_str(), 0700) != 0) {
     return Status::IOError("mvcc: chmod " + dir + ": " + std::strerror(errno));
   }
+  // One process, one Store per environment: LMDB forbids opening an env
+  // twice in a process, and two appliers would interleave revisions.
+  lock_fd_ = ::open((dir + "/etcdpp.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd_ < 0) {
+    return Status::IOError("mvcc: open lock file in " + dir + ": " + std::strerror(errno));
+  }
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    return Status::Unavailable("mvcc: " + dir +
+                               " is in use by another store (flock: " + std::strerror(errno) + ")");
+  }
   int rc = mdb_env_create(&env_);
   if (rc != MDB_SUCCESS) return lmdb::ToStatus(rc, "env create");
   max_map_size_ = opts.map_size_bytes;
@@ -632,6 +709,8 @@ Status StoreImpl::OpenEnv(const std::string& dir, const Options& opts) {
   if (mdb_env_get_maxkeysize(env_) < static_cast<int>(kSurrogateBytes)) {
     return Status::Internal("mvcc: LMDB max key size too small for the index encoding");
   }
+  int dead = 0;
+  mdb_reader_check(env_, &dead);  // reader slots left by crashed processes
   MDB_envinfo info;
   mdb_env_info(env_, &info);
   map_size_ = info.me_mapsize;
@@ -712,7 +791,10 @@ int64_t StoreImpl::DbSizeInUseBytes() const {
 Status StoreImpl::RunCompaction() {
   const int64_t target = compact_rev_.load();
   if (finished_compact_ >= target) return Status::OK();
-  assert(!batch_open_.load() && "RunCompaction with an open batch");
+  if (batch_open_.load()) {
+    // LMDB has one writer: a second write txn on this thread would deadlock.
+    return Status::FailedPrecondition("mvcc: RunCompaction while a batch is open");
+  }
   std::string resume;  // first index key of the next chunk
   bool done = false;
   while (!done) {

@@ -69,7 +69,22 @@ class ReadView {
 // A read-only LMDB snapshot; cheap; hold briefly (readers pin pages, and the
 // writer waits for all of them before growing the map). Never hold one on the
 // applier thread while it writes a Batch.
-class ReadTxn : public ReadView {};
+class ReadTxn : public ReadView {
+ public:
+  struct EventsResult {
+    std::vector<mvccpb::Event> events;  // revision order, then sub-revision
+    int64_t next_rev = 0;               // first revision not returned
+  };
+  // The history as watch events (for catching up slow watchers from LMDB):
+  // every write with main revision in [from, to] (to <= 0 or > Rev(): up to
+  // Rev()). Stops before a new revision once max_events are collected (never
+  // splits a revision). Deletes carry kv{key, mod_revision}. With prev_kv,
+  // each event gets the key's previous version (absent for creates, or when
+  // that revision is compacted, as etcd). OutOfRange kErrCompacted if
+  // from < CompactRev() (what compaction removed cannot be replayed).
+  virtual Result<EventsResult> Events(int64_t from, int64_t to, size_t max_events,
+                                      bool prev_kv) = 0;
+};
 
 // One logical etcd transaction (one revision) inside a write Batch. Ranges see
 // this txn's own earlier writes (etcd: reads inside a write txn read at rev+1

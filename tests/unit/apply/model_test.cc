@@ -23,12 +23,10 @@ using testing::Model;
 // ReadTxn or from inside the batch.
 class Real {
  public:
-  explicit Real(std::string dir) : dir_(std::move(dir)) { Open(); }
+  Real(std::string dir, mvcc::Options o) : dir_(std::move(dir)), opts_(o) { Open(); }
 
   void Open() {
-    mvcc::Options o;
-    o.unsafe_no_fsync = true;  // speed: durability is not what this test checks
-    auto s = mvcc::Store::Open(dir_, o);
+    auto s = mvcc::Store::Open(dir_, opts_);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(*s);
   }
@@ -82,6 +80,7 @@ class Real {
 
  private:
   std::string dir_;
+  mvcc::Options opts_;
   std::unique_ptr<mvcc::Store> store_;
   std::unique_ptr<mvcc::Batch> batch_;
 };
@@ -267,11 +266,14 @@ void CheckHistory(Real& real, const Model& model, int64_t from, int step) {
   }
 }
 
-void RunSeed(uint64_t seed, int steps) {
+void RunSeed(uint64_t seed, int steps, uint64_t initial_map = 256ull << 20) {
   SCOPED_TRACE("seed " + std::to_string(seed) +
                " (rerun with ETCDPP_MODEL_SEED=" + std::to_string(seed) + ")");
   etcdpp::testing::TempDir dir;
-  Real real(dir.path() + "/db");
+  mvcc::Options opts;
+  opts.unsafe_no_fsync = true;  // speed: durability is not what this test checks
+  opts.initial_map_size_bytes = initial_map;
+  Real real(dir.path() + "/db", opts);
   Model model;
   Gen g(seed);
   Context ctx;
@@ -368,6 +370,11 @@ TEST(ModelTest, RandomSequencesMatchModel) {
     RunSeed(seed, 2500);
     if (::testing::Test::HasFailure()) return;
   }
+}
+
+// A tiny initial map: growth (abort + replay of the batch) happens mid-batch.
+TEST(ModelTest, RandomSequencesWithMapGrowth) {
+  RunSeed(99, 2500, 64 << 10);
 }
 
 }  // namespace

@@ -426,6 +426,50 @@ TEST_F(StoreTest, ConcurrentReadersDuringGrowth) {
   EXPECT_EQ(store_->CurrentRev(), 1 + 60 * 8);
 }
 
+TEST_F(StoreTest, EventsReplayHistory) {
+  PutOne("a", "1");  // 2
+  PutOne("b", "1");  // 3
+  {
+    auto b = store_->BeginBatch();
+    auto t = (*b)->BeginTxn();
+    ASSERT_TRUE((*t)->Put("a", "2", 0).ok());
+    ASSERT_TRUE((*t)->DeleteRange("b", "").ok());
+    ASSERT_TRUE((*t)->End().ok());
+    ASSERT_TRUE((*b)->Commit().ok());
+  }                  // 4
+  PutOne("c", "1");  // 5
+  auto r = store_->Read();
+  auto all = (*r)->Events(1, 0, 0, true);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->events.size(), 5u);
+  EXPECT_EQ(all->next_rev, 6);
+  const auto& e = all->events;
+  EXPECT_EQ(e[0].type(), mvccpb::Event::PUT);
+  EXPECT_FALSE(e[0].has_prev_kv());
+  EXPECT_EQ(e[2].kv().value(), "2");
+  EXPECT_EQ(e[2].prev_kv().value(), "1");
+  EXPECT_EQ(e[3].type(), mvccpb::Event::DELETE);
+  EXPECT_EQ(e[3].kv().key(), "b");
+  EXPECT_EQ(e[3].kv().mod_revision(), 4);
+  EXPECT_EQ(e[3].prev_kv().mod_revision(), 3);
+  // max_events never splits a revision.
+  auto part = (*r)->Events(3, 0, 2, false);
+  ASSERT_EQ(part->events.size(), 3u);
+  EXPECT_EQ(part->next_rev, 5);
+  auto rest = (*r)->Events(part->next_rev, 0, 2, false);
+  ASSERT_EQ(rest->events.size(), 1u);
+  EXPECT_EQ(rest->next_rev, 6);
+  EXPECT_EQ((*r)->Events(6, 0, 0, false)->events.size(), 0u);
+  r->reset();
+  ASSERT_TRUE(CompactTo(4).ok());
+  r = store_->Read();
+  EXPECT_EQ((*r)->Events(3, 0, 0, false).status().message(), kErrCompacted);
+  auto after = (*r)->Events(4, 0, 0, true);
+  ASSERT_TRUE(after.ok());
+  ASSERT_EQ(after->events.size(), 2u);           // a@4 (b's tombstone at 4 is compacted away), c@5
+  EXPECT_FALSE(after->events[0].has_prev_kv());  // rev 3 is compacted
+}
+
 TEST_F(StoreTest, DroppedTxnWriteIsDiscarded) {
   PutOne("a", "1");
   auto b = store_->BeginBatch();
@@ -452,6 +496,9 @@ TEST_F(StoreTest, DirIsCreated0700AndFileIsRejected) {
   FILE* fp = fopen(f.c_str(), "w");
   fclose(fp);
   EXPECT_FALSE(Store::Open(f).ok());
+  // The same dir twice at once is refused.
+  auto again = Store::Open(dir_.path() + "/db");
+  EXPECT_EQ(again.status().code(), Code::kUnavailable) << again.status().ToString();
 }
 
 }  // namespace
