@@ -286,6 +286,9 @@ class PythonClientTest(GrpcErrorMixin, harness.MemberTestCase):
         self.assertEqual([kv.key for kv in resp.kvs], [b"pyq/0", b"pyq/1", b"pyq/2"])
         self.assertEqual(resp.kvs[0].value, b"v0")
         self.assertGreater(resp.header.revision, revs[4])
+        # A negative revision means the latest, like 0.
+        resp = self.raw_range(revision=-5, **prefix)
+        self.assertEqual(resp.kvs[0].value, b"again")
         # range_end below key: empty, not an error.
         resp = self.raw_range(key=b"pyq/3", range_end=b"pyq/1")
         self.assertEqual((len(resp.kvs), resp.count), (0, 0))
