@@ -22,7 +22,7 @@ import harness  # noqa: E402
 
 from etcd3 import etcdrpc  # noqa: E402
 
-ROUNDS = 3
+ROUNDS = int(os.environ.get("E2E_DURABILITY_ROUNDS", "5"))
 PUT_THREADS = 4
 
 

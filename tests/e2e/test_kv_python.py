@@ -373,6 +373,46 @@ class PythonFreshMemberTest(GrpcErrorMixin, harness.MemberTestCase):
                          [b"a", b"c", b"b"])
         self.assertEqual([v for v, _ in c.get_all(keys_only=True)], [b"", b"", b""])
 
+    def test_paginated_list_at_pinned_revision(self):
+        # Kubernetes' list: pages of `limit` keys at one pinned revision, each page continuing at
+        # the last key + "\0", while the keyspace changes underneath.
+        c = self.c
+        n = 1000
+        for start in range(0, n, 100):
+            ops = [etcdrpc.RequestOp(request_put=etcdrpc.PutRequest(
+                key=b"pods/%04d" % i, value=b"v1-%d" % i)) for i in range(start, start + 100)]
+            self.assertTrue(c.kvstub.Txn(etcdrpc.TxnRequest(success=ops), 60).succeeded)
+        pinned = c.kvstub.Range(etcdrpc.RangeRequest(key=b"pods/"), 30).header.revision
+        self.assertEqual(pinned, 1 + n // 100)
+        # Changes after the pinned revision: deletes, updates, inserts between existing keys.
+        c.kvstub.DeleteRange(etcdrpc.DeleteRangeRequest(key=b"pods/0100", range_end=b"pods/0200"),
+                             30)
+        for i in range(0, n, 7):
+            c.put(b"pods/%04d" % i, b"v2")
+            c.put(b"pods/%04d-new" % i, b"new")
+        got, pages, key = [], 0, b"pods/"
+        while True:
+            resp = c.kvstub.Range(etcdrpc.RangeRequest(key=key, range_end=b"pods0", limit=97,
+                                                       revision=pinned), 30)
+            pages += 1
+            self.assertEqual(resp.count, n - len(got), "count = keys left at the pinned revision")
+            got += [(kv.key, kv.value, kv.mod_revision) for kv in resp.kvs]
+            if not resp.more:
+                break
+            self.assertEqual(len(resp.kvs), 97)
+            key = resp.kvs[-1].key + b"\0"
+        self.assertEqual(pages, (n + 96) // 97)
+        self.assertEqual([k for k, _, _ in got], [b"pods/%04d" % i for i in range(n)])
+        self.assertEqual([v for _, v, _ in got], [b"v1-%d" % i for i in range(n)])
+        self.assertTrue(all(rev <= pinned for _, _, rev in got))
+        # The latest view has every change.
+        latest = c.kvstub.Range(etcdrpc.RangeRequest(key=b"pods/", range_end=b"pods0",
+                                                     count_only=True), 30)
+        expected = {b"pods/%04d" % i for i in range(n) if not 100 <= i < 200}
+        expected |= {b"pods/%04d" % i for i in range(0, n, 7)}
+        expected |= {b"pods/%04d-new" % i for i in range(0, n, 7)}
+        self.assertEqual(latest.count, len(expected))
+
     def test_revisions_and_compaction(self):
         c = self.c
         self.assertEqual(c.put("k", "1").header.revision, 2)
