@@ -220,6 +220,28 @@ class DurabilityTest(harness.MemberTestCase):
             self.assertEqual((kvs[ka].value.decode(), kvs[kb].value.decode()), (value, value))
         self.check_revisions_contiguous(kvs, current)
 
+    def test_compaction_at_tombstone_then_kill9(self):
+        # etcd #17780: compacting at a revision that is a delete, then crashing, made the
+        # revision go back after restart. The revision must never decrease.
+        m = self.new_member()
+        for args in (("put", "a", "1"), ("put", "b", "1"), ("del", "a"), ("del", "b")):
+            r = m.etcdctl(*args)
+            self.assertEqual(r.rc, 0, r)
+        self.assertEqual(harness.revision_of(m.etcdctl_json("get", "a")), 5)
+        r = m.etcdctl("compaction", "--physical", "5")
+        self.assertEqual(r.rc, 0, r)
+        m.kill9()
+        m.restart()
+        resp = m.etcdctl_json("get", "--prefix", "")
+        self.assertEqual(harness.revision_of(resp), 5)
+        self.assertNotIn("kvs", resp)
+        harness.assert_etcdctl_error(self, m.etcdctl("get", "a", "--rev", "4"), "OutOfRange",
+                                     "etcdserver: mvcc: required revision has been compacted")
+        self.assertEqual(harness.revision_of(m.etcdctl_json("put", "c", "1")), 6)
+        m.kill9()
+        m.restart()
+        self.assertEqual(harness.kvs_of(m.etcdctl_json("get", "c")), [(b"c", b"1", 6, 6, 1)])
+
     def test_clean_restart_keeps_data_and_revision(self):
         m = self.new_member()
         r = m.etcdctl("put", "k1", "v1")
