@@ -183,6 +183,34 @@ class PythonClientTest(GrpcErrorMixin, harness.MemberTestCase):
         self.assertEqual(value, b"before-outer")
         self.assertEqual(inner_meta.mod_revision, outer_meta.mod_revision)
 
+    def test_raw_compare_edge_cases(self):
+        c = self.c
+        c.put("cmp/empty", b"")
+        c.put("cmp/x", b"x")
+        C = etcdrpc.Compare
+
+        def succeeded(*compares):
+            return c.kvstub.Txn(etcdrpc.TxnRequest(compare=list(compares)), 30).succeeded
+
+        # An unset target value compares as zero / empty.
+        self.assertTrue(succeeded(C(key=b"cmp/empty", target=C.VALUE, result=C.EQUAL)))
+        self.assertFalse(succeeded(C(key=b"cmp/x", target=C.VALUE, result=C.EQUAL)))
+        self.assertTrue(succeeded(C(key=b"cmp/x", target=C.VALUE, result=C.GREATER)))
+        self.assertTrue(succeeded(C(key=b"cmp/missing", target=C.VERSION, result=C.EQUAL)))
+        # LEASE: a key without a lease, and a missing key, compare as lease 0.
+        self.assertTrue(succeeded(C(key=b"cmp/x", target=C.LEASE, result=C.EQUAL, lease=0)))
+        self.assertTrue(succeeded(C(key=b"cmp/missing", target=C.LEASE, result=C.EQUAL,
+                                    lease=0)))
+        self.assertFalse(succeeded(C(key=b"cmp/x", target=C.LEASE, result=C.GREATER, lease=0)))
+        # With a range_end every key in the range must match ("\0": every key >= key).
+        self.assertTrue(succeeded(C(key=b"cmp/", range_end=b"cmp0", target=C.VERSION,
+                                    result=C.EQUAL, version=1)))
+        self.assertFalse(succeeded(C(key=b"cmp/", range_end=b"\0", target=C.CREATE,
+                                     result=C.LESS, create_revision=1)))
+        # VALUE over a range compares every key that exists in it.
+        self.assertTrue(succeeded(C(key=b"cmp/e", range_end=b"cmp/f", target=C.VALUE,
+                                    result=C.EQUAL, value=b"")))
+
     def test_transaction_errors(self):
         c = self.c
         t = c.transactions
