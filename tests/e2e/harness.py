@@ -15,7 +15,6 @@ which Debian installs for /usr/bin/python3 only.
 """
 
 import base64
-import ctypes
 import json
 import os
 import shutil
@@ -91,13 +90,11 @@ def skip_unless_etcdpp(reason):
     return unittest.skipUnless(is_etcdpp(), "etcdpp-specific: " + reason)
 
 
-def _die_with_parent():
-    """Runs in the child before exec: SIGKILL the server if the test process dies (e.g. killed
-    by a ctest timeout), so no server outlives its test."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except Exception:
-        pass
+# Servers are started through util-linux's setpriv with PR_SET_PDEATHSIG=SIGKILL, so that no
+# server outlives its test process (e.g. one killed by a ctest timeout). Not preexec_fn: running
+# Python between fork and exec can deadlock when other threads (gRPC's) hold locks. The signal
+# fires when the thread that started the server exits: start servers from the main thread only.
+SETPRIV = shutil.which("setpriv")
 
 
 def free_port():
@@ -203,10 +200,12 @@ class Member:
         # The server sees only our ETCD_* settings, never the caller's.
         env = {k: v for k, v in os.environ.items() if not k.startswith("ETCD_")}
         env.update(self.env)
-        self.proc = subprocess.Popen(args or self.args(), stdout=self._log,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     cwd=self.root, env=env, start_new_session=True,
-                                     preexec_fn=_die_with_parent)
+        cmd = args or self.args()
+        if SETPRIV:
+            cmd = [SETPRIV, "--pdeathsig", "KILL", "--"] + cmd
+        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, cwd=self.root, env=env,
+                                     start_new_session=True)
         return self.proc
 
     def start(self, timeout=READY_TIMEOUT, new_ports=True):
@@ -413,6 +412,10 @@ class MemberTestCase(unittest.TestCase):
 
 
 def main():
+    # A hang must not eat the whole ctest timeout silently: dump every thread's stack and exit
+    # (the servers then die with us, see SETPRIV).
+    import faulthandler
+    faulthandler.dump_traceback_later(float(os.environ.get("E2E_WATCHDOG", "280")), exit=True)
     if os.environ.get("E2E_VERBOSE", "1") != "0":
         sys.stderr.write("e2e: server binary %s (%s)\n" % (
             server_binary(), "etcdpp" if is_etcdpp() else "reference etcd " + reference_version()))

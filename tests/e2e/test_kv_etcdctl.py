@@ -200,6 +200,18 @@ class KvTest(harness.MemberTestCase):
         self.assertEqual(len(got), len(value))
         self.assertEqual(got, value)
 
+    def test_default_request_size_limits(self):
+        # --max-request-bytes defaults to 1.5 MiB; gRPC itself refuses beyond it + 512 KiB.
+        ok_value = b"o" * (1536 * 1024 - 4096)
+        self.ok("put", "size/ok", input=ok_value)
+        self.assertEqual(len(kvs_of(self.js("get", "size/ok"))[0][1]), len(ok_value))
+        assert_etcdctl_error(self, self.ctl("put", "size/big", input=b"b" * (1536 * 1024 + 4096)),
+                             "InvalidArgument", "etcdserver: request is too large")
+        r = self.ctl("put", "size/huge", input=b"h" * (2048 * 1024 + 4096))
+        self.assertNotEqual(r.rc, 0, r)
+        self.assertIn("code = ResourceExhausted", r.err)
+        self.assertEqual(self.ok("get", "size/", "--prefix", "--keys-only").out, "size/ok\n\n")
+
     # ---- txn ----
 
     def txn(self, compares, success, failure, json_out=False):

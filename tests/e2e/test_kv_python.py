@@ -183,6 +183,34 @@ class PythonClientTest(GrpcErrorMixin, harness.MemberTestCase):
         self.assertEqual(value, b"before-outer")
         self.assertEqual(inner_meta.mod_revision, outer_meta.mod_revision)
 
+    def test_raw_compare_edge_cases(self):
+        c = self.c
+        c.put("cmp/empty", b"")
+        c.put("cmp/x", b"x")
+        C = etcdrpc.Compare
+
+        def succeeded(*compares):
+            return c.kvstub.Txn(etcdrpc.TxnRequest(compare=list(compares)), 30).succeeded
+
+        # An unset target value compares as zero / empty.
+        self.assertTrue(succeeded(C(key=b"cmp/empty", target=C.VALUE, result=C.EQUAL)))
+        self.assertFalse(succeeded(C(key=b"cmp/x", target=C.VALUE, result=C.EQUAL)))
+        self.assertTrue(succeeded(C(key=b"cmp/x", target=C.VALUE, result=C.GREATER)))
+        self.assertTrue(succeeded(C(key=b"cmp/missing", target=C.VERSION, result=C.EQUAL)))
+        # LEASE: a key without a lease, and a missing key, compare as lease 0.
+        self.assertTrue(succeeded(C(key=b"cmp/x", target=C.LEASE, result=C.EQUAL, lease=0)))
+        self.assertTrue(succeeded(C(key=b"cmp/missing", target=C.LEASE, result=C.EQUAL,
+                                    lease=0)))
+        self.assertFalse(succeeded(C(key=b"cmp/x", target=C.LEASE, result=C.GREATER, lease=0)))
+        # With a range_end every key in the range must match ("\0": every key >= key).
+        self.assertTrue(succeeded(C(key=b"cmp/", range_end=b"cmp0", target=C.VERSION,
+                                    result=C.EQUAL, version=1)))
+        self.assertFalse(succeeded(C(key=b"cmp/", range_end=b"\0", target=C.CREATE,
+                                     result=C.LESS, create_revision=1)))
+        # VALUE over a range compares every key that exists in it.
+        self.assertTrue(succeeded(C(key=b"cmp/e", range_end=b"cmp/f", target=C.VALUE,
+                                    result=C.EQUAL, value=b"")))
+
     def test_transaction_errors(self):
         c = self.c
         t = c.transactions
@@ -286,6 +314,9 @@ class PythonClientTest(GrpcErrorMixin, harness.MemberTestCase):
         self.assertEqual([kv.key for kv in resp.kvs], [b"pyq/0", b"pyq/1", b"pyq/2"])
         self.assertEqual(resp.kvs[0].value, b"v0")
         self.assertGreater(resp.header.revision, revs[4])
+        # A negative revision means the latest, like 0.
+        resp = self.raw_range(revision=-5, **prefix)
+        self.assertEqual(resp.kvs[0].value, b"again")
         # range_end below key: empty, not an error.
         resp = self.raw_range(key=b"pyq/3", range_end=b"pyq/1")
         self.assertEqual((len(resp.kvs), resp.count), (0, 0))
@@ -369,6 +400,46 @@ class PythonFreshMemberTest(GrpcErrorMixin, harness.MemberTestCase):
         self.assertEqual([m.key for _, m in c.get_all(sort_order="descend", sort_target="mod")],
                          [b"a", b"c", b"b"])
         self.assertEqual([v for v, _ in c.get_all(keys_only=True)], [b"", b"", b""])
+
+    def test_paginated_list_at_pinned_revision(self):
+        # Kubernetes' list: pages of `limit` keys at one pinned revision, each page continuing at
+        # the last key + "\0", while the keyspace changes underneath.
+        c = self.c
+        n = 1000
+        for start in range(0, n, 100):
+            ops = [etcdrpc.RequestOp(request_put=etcdrpc.PutRequest(
+                key=b"pods/%04d" % i, value=b"v1-%d" % i)) for i in range(start, start + 100)]
+            self.assertTrue(c.kvstub.Txn(etcdrpc.TxnRequest(success=ops), 60).succeeded)
+        pinned = c.kvstub.Range(etcdrpc.RangeRequest(key=b"pods/"), 30).header.revision
+        self.assertEqual(pinned, 1 + n // 100)
+        # Changes after the pinned revision: deletes, updates, inserts between existing keys.
+        c.kvstub.DeleteRange(etcdrpc.DeleteRangeRequest(key=b"pods/0100", range_end=b"pods/0200"),
+                             30)
+        for i in range(0, n, 7):
+            c.put(b"pods/%04d" % i, b"v2")
+            c.put(b"pods/%04d-new" % i, b"new")
+        got, pages, key = [], 0, b"pods/"
+        while True:
+            resp = c.kvstub.Range(etcdrpc.RangeRequest(key=key, range_end=b"pods0", limit=97,
+                                                       revision=pinned), 30)
+            pages += 1
+            self.assertEqual(resp.count, n - len(got), "count = keys left at the pinned revision")
+            got += [(kv.key, kv.value, kv.mod_revision) for kv in resp.kvs]
+            if not resp.more:
+                break
+            self.assertEqual(len(resp.kvs), 97)
+            key = resp.kvs[-1].key + b"\0"
+        self.assertEqual(pages, (n + 96) // 97)
+        self.assertEqual([k for k, _, _ in got], [b"pods/%04d" % i for i in range(n)])
+        self.assertEqual([v for _, v, _ in got], [b"v1-%d" % i for i in range(n)])
+        self.assertTrue(all(rev <= pinned for _, _, rev in got))
+        # The latest view has every change.
+        latest = c.kvstub.Range(etcdrpc.RangeRequest(key=b"pods/", range_end=b"pods0",
+                                                     count_only=True), 30)
+        expected = {b"pods/%04d" % i for i in range(n) if not 100 <= i < 200}
+        expected |= {b"pods/%04d" % i for i in range(0, n, 7)}
+        expected |= {b"pods/%04d-new" % i for i in range(0, n, 7)}
+        self.assertEqual(latest.count, len(expected))
 
     def test_revisions_and_compaction(self):
         c = self.c

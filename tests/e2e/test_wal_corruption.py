@@ -87,8 +87,9 @@ class WalTestBase(harness.MemberTestCase):
             m.kill9()
             self.fail("server still running on a corrupt WAL\n" + m.log_tail())
         m._reap()
-        self.assertNotEqual(rc, 0, "server exited 0 on a corrupt WAL\n" + m.log_tail())
-        self.assertNotEqual(rc, -9, m.log_tail())
+        # A refusal is a normal exit with an error code; dying of a signal (abort, segfault)
+        # is not a clear refusal.
+        self.assertGreater(rc, 0, "exit status %d on a corrupt WAL\n%s" % (rc, m.log_tail()))
         self.assertIn(os.path.basename(path), m.server_output(),
                       "the refusal must name the damaged file\n" + m.log_tail())
         self.assertEqual(sha256(path), before, "a refused WAL must not be modified")
