@@ -1,5 +1,6 @@
 #include "server/raft_node.h"
 
+#include <cassert>
 #include <utility>
 
 #include "common/log.h"
@@ -26,7 +27,10 @@ RaftNode::~RaftNode() {
 void RaftNode::Start() {
   const std::string self = IdToHex(id_);
   LOG_INFO((self + " became candidate at term " + std::to_string(core_->term() + 1)).c_str());
-  core_->Campaign();
+  // One voter: the campaign cannot lose.
+  Status won = core_->Campaign();
+  assert(won.ok());
+  (void)won;
   leader_entry_index_ = core_->last_index();
   LOG_INFO((self + " became leader at term " + std::to_string(core_->term())).c_str());
   LOG_INFO(("raft.node: " + self + " elected leader " + self + " at term " +
@@ -92,8 +96,13 @@ void RaftNode::Run() {
     }
     batch_ids.clear();
     for (auto& p : batch) {
+      // A RawNode may drop a proposal (no leader, transfer in progress):
+      // it is not in the log, so its caller learns at once.
+      if (Status st = core_->Propose(std::move(p.data)); !st.ok()) {
+        FailBatch({p.id}, st);
+        continue;
+      }
       batch_ids.push_back(p.id);
-      core_->Propose(std::move(p.data));
     }
     if (core_->HasReady() && !HandleReady(batch_ids)) {
       // The WAL refuses further appends; fail whatever is still queued and
@@ -116,7 +125,7 @@ void RaftNode::Run() {
 }
 
 bool RaftNode::HandleReady(const std::vector<uint64_t>& batch_ids) {
-  Ready rd = core_->GetReady();
+  Ready rd = core_->Ready();
   // 1. Persist: hard state + entries in one Save, one fdatasync when
   //    must_sync. Save returning OK means all of it is on stable storage.
   Status st = wal_->Save(rd.hard_state, rd.entries, rd.must_sync);

@@ -14,24 +14,25 @@ SoloRaft::SoloRaft(uint64_t id, raft::HardState hs, uint64_t last_index, uint64_
   if (hs_.term < last_term) hs_.term = last_term;  // never go below the log's term
 }
 
-void SoloRaft::Campaign() {
-  assert(!leader_);
+Status SoloRaft::Campaign() {
+  if (leader_) return Status::OK();
   hs_.term += 1;
   hs_.vote = id_;
   leader_ = true;
   // A new leader appends an empty entry of its term (raft §5.4.2: it commits
   // entries of earlier terms only through one of its own).
-  Propose(std::string());
+  return Propose(std::string());
 }
 
-void SoloRaft::Propose(std::string data) {
-  assert(leader_);
+Status SoloRaft::Propose(std::string data) {
+  if (!leader_) return Status::Unavailable("raft proposal dropped");
   raft::Entry e;
   e.term = hs_.term;
   e.index = ++last_index_;
   e.type = raft::EntryType::kNormal;
   e.data = std::move(data);
   unstable_.push_back(std::move(e));
+  return Status::OK();
 }
 
 bool SoloRaft::HasReady() const {
@@ -39,10 +40,10 @@ bool SoloRaft::HasReady() const {
   return !unstable_.empty() || hs_.term != persisted_hs_.term || hs_.vote != persisted_hs_.vote;
 }
 
-Ready SoloRaft::GetReady() {
+Ready SoloRaft::Ready() {
   assert(!in_ready_);
   in_ready_ = true;
-  Ready rd;
+  server::Ready rd;
   rd.must_sync =
       !unstable_.empty() || hs_.term != persisted_hs_.term || hs_.vote != persisted_hs_.vote;
   // Commit covers exactly what this Ready persists (see the header comment).
@@ -54,7 +55,7 @@ Ready SoloRaft::GetReady() {
   return rd;
 }
 
-void SoloRaft::Advance(const Ready& rd) {
+void SoloRaft::Advance(const server::Ready& rd) {
   assert(in_ready_);
   in_ready_ = false;
   if (!rd.hard_state.empty()) persisted_hs_ = rd.hard_state;

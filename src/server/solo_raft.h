@@ -1,6 +1,7 @@
 // SoloRaft: the consensus core of a single-member cluster, shaped like
-// etcd-io/raft's RawNode (Propose / HasReady / GetReady / Advance) so that
-// src/raft's RawNode can replace it without changing the raft loop
+// src/raft's RawNode (Status Campaign(), Status Propose(data), HasReady(),
+// Ready(), Advance(rd); Ready's fields have the same names) so that RawNode
+// can replace it without changing the raft loop
 // (docs/server.md, "The raft seam").
 //
 // With one voter, an entry is committed as soon as it is on this member's
@@ -19,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "common/status.h"
 #include "raft/types.h"
 
 namespace etcdpp::server {
@@ -42,15 +44,16 @@ class SoloRaft {
 
   // Wins the one-voter election: term + 1, vote = self, and (as a raft leader
   // does) appends an empty entry of the new term, committed like any other.
-  void Campaign();
-  // Appends a normal entry carrying `data`. Only valid once leader.
-  void Propose(std::string data);
+  Status Campaign();
+  // Appends a normal entry carrying `data`. Unavailable ("raft proposal
+  // dropped", as RawNode) when not leader: nothing was appended.
+  Status Propose(std::string data);
 
   bool HasReady() const;
-  Ready GetReady();
-  // The Ready returned by GetReady has been fully handled (persisted, applied
-  // or handed over). Must be called before the next GetReady.
-  void Advance(const Ready& rd);
+  server::Ready Ready();
+  // The Ready returned by Ready() has been fully handled (persisted, applied
+  // or handed over). Must be called before the next Ready().
+  void Advance(const server::Ready& rd);
 
   uint64_t id() const { return id_; }
   uint64_t term() const { return hs_.term; }
@@ -65,7 +68,7 @@ class SoloRaft {
   uint64_t last_index_;
   bool leader_ = false;
   std::vector<raft::Entry> unstable_;  // appended, not yet in a Ready
-  bool in_ready_ = false;              // GetReady called, Advance pending
+  bool in_ready_ = false;              // Ready() called, Advance pending
 };
 
 }  // namespace etcdpp::server

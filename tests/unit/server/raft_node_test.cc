@@ -88,11 +88,12 @@ constexpr uint64_t kId = 0x8e9e05c52164694dull;
 TEST(SoloRaft, CampaignBumpsTermAndCommitsOnPersist) {
   SoloRaft r(kId, raft::HardState{3, kId, 7}, 7, 3);
   EXPECT_FALSE(r.HasReady());
-  r.Campaign();
+  EXPECT_EQ(r.Propose("early").code(), Code::kUnavailable);  // not leader yet
+  ASSERT_TRUE(r.Campaign().ok());
   EXPECT_EQ(r.term(), 4u);
-  r.Propose("a");
+  ASSERT_TRUE(r.Propose("a").ok());
   ASSERT_TRUE(r.HasReady());
-  Ready rd = r.GetReady();
+  Ready rd = r.Ready();
   EXPECT_TRUE(rd.must_sync);
   EXPECT_EQ(rd.hard_state, (raft::HardState{4, kId, 9}));
   ASSERT_EQ(rd.entries.size(), 2u);
