@@ -289,8 +289,15 @@ void Applier::FireReadWaiters(const Status& st) {
       due.push_back(std::move(it->second));
     read_waiters_.erase(read_waiters_.begin(), end);
   }
-  for (auto& cb : due)
-    cb(st);
+  for (auto& cb : due) {
+    // Off the applier thread when possible: the reads these callbacks do
+    // must not delay the next batch.
+    if (opts_.read_executor) {
+      opts_.read_executor([cb = std::move(cb), st]() { cb(st); });
+    } else {
+      cb(st);
+    }
+  }
 }
 
 }  // namespace etcdpp::server

@@ -33,6 +33,8 @@ class Applier {
     size_t max_entries_per_batch = 10000;  // one LMDB txn at most this many entries
     std::function<uint64_t()> term;        // current raft term for response headers
     std::string data_dir;                  // for diagnostics (disk space) only
+    // Where deferred WaitApplied callbacks run (null: on the applier thread).
+    std::function<void(std::function<void()>)> read_executor;
   };
 
   Applier(mvcc::Store* store, WaitRegistry* wait, Options opts);

@@ -16,6 +16,7 @@
 #include "server/ids.h"
 #include "server/listeners.h"
 #include "server/raft_node.h"
+#include "server/read_pool.h"
 #include "server/solo_raft.h"
 #include "server/version.h"
 
@@ -212,6 +213,10 @@ Status EtcdServer::OpenStorage() {
   aopts.cluster_id = cluster_id_;
   aopts.member_id = member_id_;
   aopts.data_dir = snap_dir_ + "/db";
+  read_pool_ = std::make_unique<ReadPool>(2);
+  aopts.read_executor = [pool = read_pool_.get()](std::function<void()> fn) {
+    pool->Post(std::move(fn));
+  };
   // No lessor yet (Lease service is a later issue): no lease can exist, so a
   // Put naming one fails with "requested lease not found", as etcd does.
   aopts.ctx.lease_exists = [](int64_t) { return false; };
@@ -293,6 +298,7 @@ void EtcdServer::Stop() {
   if (listeners_) listeners_->Shutdown();
   if (raft_) raft_->Stop();
   if (applier_) applier_->Stop();
+  if (read_pool_) read_pool_->Stop();  // after the applier: it may still post
   wait_.FailAll(Status::Unavailable("etcdserver: server stopped"));
   if (wal_) {
     if (Status st = wal_->Close(); !st.ok())
@@ -301,6 +307,7 @@ void EtcdServer::Stop() {
   listeners_.reset();
   raft_.reset();
   applier_.reset();
+  read_pool_.reset();
   wal_.reset();
   store_.reset();  // closes LMDB (its last commit was synced by the applier)
   LOG_INFO("stopped etcd server", {"local-member-id", IdToHex(member_id_)});

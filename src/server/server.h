@@ -26,6 +26,7 @@ namespace etcdpp::server {
 class Applier;
 class RaftNode;
 class Listeners;
+class ReadPool;
 class IdGenerator;
 
 // What the gRPC services need from the member.
@@ -75,6 +76,7 @@ class EtcdServer {
   std::unique_ptr<wal::Wal> wal_;
   WaitRegistry wait_;
   std::unique_ptr<IdGenerator> ids_;
+  std::unique_ptr<ReadPool> read_pool_;  // declared before applier_: outlives it
   std::unique_ptr<Applier> applier_;
   std::unique_ptr<RaftNode> raft_;
   std::unique_ptr<Listeners> listeners_;

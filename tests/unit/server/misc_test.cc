@@ -96,3 +96,22 @@ TEST(WaitRegistry, FailAllAndConcurrentUse) {
 
 }  // namespace
 }  // namespace etcdpp::server
+
+#include "server/read_pool.h"
+
+namespace etcdpp::server {
+namespace {
+
+TEST(ReadPool, RunsEverythingPostedAndNeverDrops) {
+  std::atomic<int> ran{0};
+  ReadPool pool(2);
+  for (int i = 0; i < 1000; i++)
+    pool.Post([&] { ran++; });
+  pool.Stop();  // drains
+  EXPECT_EQ(ran.load(), 1000);
+  pool.Post([&] { ran++; });  // after Stop: runs inline
+  EXPECT_EQ(ran.load(), 1001);
+}
+
+}  // namespace
+}  // namespace etcdpp::server
