@@ -182,6 +182,7 @@ class StoreImpl final : public Store {
 
   Result<std::unique_ptr<Batch>> BeginBatch() override;
   Status RunCompaction() override;
+  Result<bool> CompactionStep() override;
   Result<HashKVResult> HashKV(int64_t rev) override;
 
   uint64_t ConsistentIndex() const override { return ci_.load(std::memory_order_acquire); }
@@ -243,6 +244,8 @@ class StoreImpl final : public Store {
   std::atomic<uint64_t> ci_{0};
   std::atomic<uint64_t> term_{0};
   int64_t finished_compact_ = 0;  // writer thread only
+  int64_t comp_target_ = 0;       // compaction in progress (writer thread only)
+  std::string comp_resume_;
   std::atomic<bool> batch_open_{false};
 };
 
@@ -789,13 +792,27 @@ int64_t StoreImpl::DbSizeInUseBytes() const {
 // like a batch: one fdatasync; a crash mid-way just redoes the work, which is
 // idempotent, because finishedCompactRev is written last).
 Status StoreImpl::RunCompaction() {
+  for (;;) {
+    auto r = CompactionStep();
+    if (!r.ok()) return r.status();
+    if (*r) return Status::OK();
+  }
+}
+
+Result<bool> StoreImpl::CompactionStep() {
   const int64_t target = compact_rev_.load();
-  if (finished_compact_ >= target) return Status::OK();
+  if (finished_compact_ >= target) return true;
   if (batch_open_.load()) {
     // LMDB has one writer: a second write txn on this thread would deadlock.
-    return Status::FailedPrecondition("mvcc: RunCompaction while a batch is open");
+    return Status::FailedPrecondition("mvcc: compaction while a batch is open");
   }
-  std::string resume;  // first index key of the next chunk
+  if (target != comp_target_) {
+    // A newer Compact arrived between steps: start over (keys already passed
+    // were only compacted to the older revision).
+    comp_target_ = target;
+    comp_resume_.clear();
+  }
+  std::string& resume = comp_resume_;  // first index key of the next chunk ("" = start)
   bool done = false;
   while (!done) {
     std::shared_lock<std::shared_mutex> lock(resize_mu_);
@@ -899,9 +916,11 @@ Status StoreImpl::RunCompaction() {
       if (!keys.empty()) resume = keys.front();
       continue;
     }
+    if (!done) return false;  // one chunk per step: the applier interleaves batches
   }
   finished_compact_ = target;
-  return Status::OK();
+  resume.clear();
+  return true;
 }
 
 Result<HashKVResult> StoreImpl::HashKV(int64_t rev) {

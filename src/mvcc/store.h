@@ -145,6 +145,12 @@ class Store {
   // Physically frees history made obsolete by the last Compact (bounded work
   // per call is fine; returns OK when done). Safe to call from the writer thread.
   virtual Status RunCompaction() = 0;
+  // One bounded piece of that work (about 1000 index keys, one LMDB commit);
+  // true when the compaction is complete. Lets the applier interleave
+  // compaction with batches; same thread rules as RunCompaction (no Batch
+  // open). Also call it (or RunCompaction) after Open: an interrupted
+  // compaction is resumed from the start (it is idempotent).
+  virtual Result<bool> CompactionStep() = 0;
 
   // CRC32C over the logical content of revisions <= rev that compaction keeps
   // (etcd's HashKV); rev 0 = current. Equal on any two stores with the same

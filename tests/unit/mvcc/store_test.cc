@@ -470,6 +470,61 @@ TEST_F(StoreTest, EventsReplayHistory) {
   EXPECT_FALSE(after->events[0].has_prev_kv());  // rev 3 is compacted
 }
 
+// Compaction in steps, interleaved with batches and a newer Compact, ends in
+// the same logical state as a compaction done at once.
+TEST_F(StoreTest, CompactionStepsInterleaveWithWrites) {
+  TempDir other_dir;
+  Options o;
+  o.unsafe_no_fsync = true;
+  Reopen(o);
+  auto other = Store::Open(other_dir.path() + "/db", o);
+  ASSERT_TRUE(other.ok());
+  auto write = [](Store& s, int from, int to, const std::string& v) {
+    auto b = s.BeginBatch();
+    for (int i = from; i < to; ++i) {
+      auto t = (*b)->BeginTxn();
+      ASSERT_TRUE((*t)->Put(Cat("k", i), v, 0).ok());
+      ASSERT_TRUE((*t)->End().ok());
+    }
+    ASSERT_TRUE((*b)->Commit().ok());
+  };
+  auto compact = [](Store& s, int64_t rev) {
+    auto b = s.BeginBatch();
+    ASSERT_TRUE((*b)->Compact(rev).ok());
+    ASSERT_TRUE((*b)->Commit().ok());
+  };
+  for (Store* s : {store_.get(), other->get()}) {
+    write(*s, 0, 2500, "v1");  // revs 2..2501
+    write(*s, 0, 2500, "v2");  // revs 2502..5001
+    compact(*s, 2000);
+  }
+  auto step = store_->CompactionStep();
+  ASSERT_TRUE(step.ok());
+  EXPECT_FALSE(*step);  // 2500 keys: more than one chunk
+  EXPECT_EQ(store_->CompactionStep().status().code(), Code::kOk);
+  {
+    auto b = store_->BeginBatch();
+    EXPECT_EQ(store_->CompactionStep().status().code(), Code::kFailedPrecondition);
+  }
+  for (Store* s : {store_.get(), other->get()}) {
+    write(*s, 0, 100, "v3");
+    compact(*s, 4000);
+  }
+  ASSERT_TRUE(store_->RunCompaction().ok());
+  ASSERT_TRUE((*other)->RunCompaction().ok());
+  EXPECT_EQ(store_->HashKV(0)->hash, (*other)->HashKV(0)->hash);
+  EXPECT_EQ(store_->HashKV(4500)->hash, (*other)->HashKV(4500)->hash);
+  auto r = Get("k", "l", 4000);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->count, 2500);
+  // k_i got v2 at revision 2502 + i.
+  EXPECT_EQ(Get("k1498", "", 4000)->kvs[0].value(), "v2");
+  EXPECT_EQ(Get("k1499", "", 4000)->kvs[0].value(), "v1");
+  EXPECT_EQ(Get("k1499", "", 4000)->kvs[0].mod_revision(), 1501);
+  EXPECT_EQ(Get("k0")->kvs[0].value(), "v3");
+  EXPECT_EQ(Get("k0")->kvs[0].version(), 3);
+}
+
 TEST_F(StoreTest, DroppedTxnWriteIsDiscarded) {
   PutOne("a", "1");
   auto b = store_->BeginBatch();
