@@ -41,6 +41,8 @@ Status Applier::ApplyNow(const std::vector<raft::Entry>& entries) {
     ETCDPP_RETURN_IF_ERROR(ApplyBatch(chunk, &results));
     Complete(&results);  // replayed entries normally have no waiters
   }
+  while (compaction_pending_)
+    StepCompaction();
   return Status::OK();
 }
 
@@ -112,7 +114,7 @@ void Applier::Run() {
     bool stop = false;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      cv_.wait(lock, [&] { return stopping_ || !queue_.empty() || compaction_pending_; });
       // Take everything committed so far (bounded): one LMDB txn, one sync.
       size_t n = std::min(queue_.size(), opts_.max_entries_per_batch);
       for (size_t i = 0; i < n; i++) {
@@ -145,7 +147,10 @@ void Applier::Run() {
       Complete(&results);
       FireReadWaiters(Status::OK());
     }
+    // Physical compactions still waiting at stop are failed by the server
+    // ("server stopped"); the rest resumes at the next start.
     if (stop) return;
+    StepCompaction();
   }
 }
 
@@ -170,15 +175,10 @@ Status Applier::ApplyBatch(const std::vector<raft::Entry>& entries, std::vector<
   // acknowledge clients only after it (below, Complete()).
   ETCDPP_RETURN_IF_ERROR(batch.Commit());
   applied_.store(last->index, std::memory_order_release);
-  for (auto& r : *results) {
-    if (!r.physical_compaction) continue;
-    // etcd answers a physical compaction only once history is freed.
-    Status st = store_->RunCompaction();
-    if (!st.ok()) {
-      LOG_WARN("physical compaction failed", {"error", st.ToString()});
-      r.status = st;
-    }
-    break;  // one run frees everything compacted so far
+  // History below a compaction is freed after the commit, in bounded steps
+  // between batches (StepCompaction), so big compactions do not stall writes.
+  for (const auto& r : *results) {
+    if (r.compaction) compaction_pending_ = true;
   }
   return Status::OK();
 }
@@ -197,7 +197,8 @@ void Applier::ApplyEntry(mvcc::Batch& batch, const raft::Entry& e, std::vector<R
   if (req.request_case() == internalpb::InternalRequest::kCompaction) {
     const auto& c = req.compaction();
     r.status = batch.Compact(c.revision());
-    r.physical_compaction = r.status.ok() && c.physical();
+    r.compaction = r.status.ok();
+    r.physical_compaction = r.compaction && c.physical();
     // header.revision = the current revision, as seen inside this batch.
     int64_t rev = 0;
     if (auto t = batch.BeginTxn(); t.ok()) {
@@ -275,8 +276,32 @@ void Applier::Complete(std::vector<Result>* results) {
       h->set_member_id(opts_.member_id);
       h->set_raft_term(term);
     }
+    if (r.physical_compaction && compaction_pending_) {
+      // etcd answers a physical compaction only once history is freed.
+      physical_waiters_.push_back(std::move(r));
+      continue;
+    }
     wait_->Trigger(r.id, r.status, &r.resp);  // no waiter after a restart: fine
   }
+}
+
+void Applier::StepCompaction() {
+  if (!compaction_pending_) return;
+  auto done = store_->CompactionStep();
+  Status st;
+  if (!done.ok()) {
+    st = done.status();
+    LOG_WARN("failed to free compacted history; will retry after the next compaction",
+             {"error", st.ToString()});
+  } else if (!*done) {
+    return;  // more to do: next loop round
+  }
+  compaction_pending_ = false;
+  for (auto& r : physical_waiters_) {
+    if (!st.ok()) r.status = st;
+    wait_->Trigger(r.id, r.status, &r.resp);
+  }
+  physical_waiters_.clear();
 }
 
 void Applier::FireReadWaiters(const Status& st) {

@@ -68,13 +68,17 @@ class Applier {
     uint64_t id = 0;
     Status status;
     internalpb::InternalResponse resp;
-    bool physical_compaction = false;
+    bool compaction = false;           // a Compact that succeeded
+    bool physical_compaction = false;  // ... and waits for history to be freed
   };
 
   void Run();
   Status ApplyBatch(const std::vector<raft::Entry>& entries, std::vector<Result>* results);
   void ApplyEntry(mvcc::Batch& batch, const raft::Entry& e, std::vector<Result>* results);
   void Complete(std::vector<Result>* results);
+  // One bounded step of freeing compacted history (no Batch open); completes
+  // the physical compactions once done.
+  void StepCompaction();
   void FireReadWaiters(const Status& st);
 
   mvcc::Store* store_;
@@ -89,6 +93,9 @@ class Applier {
   std::multimap<uint64_t, std::function<void(const Status&)>> read_waiters_;  // guarded by mu_
 
   std::atomic<uint64_t> applied_{0};
+  // Applier thread only (ApplyNow runs before Start).
+  bool compaction_pending_ = false;
+  std::vector<Result> physical_waiters_;
   std::thread thread_;
 };
 

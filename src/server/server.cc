@@ -147,6 +147,11 @@ Status EtcdServer::OpenStorage() {
            {"consistent-index", store_->ConsistentIndex()},
            {"current-revision", store_->CurrentRev()});
 
+  // Finish a compaction that an earlier run left half done (idempotent).
+  if (Status st = store_->RunCompaction(); !st.ok()) {
+    LOG_WARN("failed to resume an interrupted compaction", {"error", st.ToString()});
+  }
+
   wal::Options wopts;
   wopts.unsafe_no_fsync = cfg_.unsafe_no_fsync;
   wal::ReadResult rr;

@@ -382,3 +382,37 @@ TEST_F(ServerTest, ServesOnUnixSocket) {
 
 }  // namespace
 }  // namespace etcdpp::server
+
+namespace etcdpp::server {
+namespace {
+
+// Compactions free history between batches; writes keep flowing meanwhile,
+// and a physical compaction is answered once its history is gone.
+TEST_F(ServerTest, CompactionsInterleaveWithWrites) {
+  StartServer();
+  etcdserverpb::PutResponse put;
+  for (int i = 0; i < 300; i++)
+    ASSERT_TRUE(Put("c/" + std::to_string(i % 50), "v", &put).ok());
+  auto compact = [&](int64_t rev, bool physical) {
+    grpc::ClientContext ctx;
+    etcdserverpb::CompactionRequest req;
+    req.set_revision(rev);
+    req.set_physical(physical);
+    etcdserverpb::CompactionResponse resp;
+    return kv_->Compact(&ctx, req, &resp);
+  };
+  ASSERT_TRUE(compact(100, false).ok());
+  ASSERT_TRUE(Put("after-logical", "v", &put).ok());
+  ASSERT_TRUE(compact(250, true).ok());
+  EXPECT_EQ(compact(200, true).error_code(), grpc::StatusCode::OUT_OF_RANGE);
+  etcdserverpb::RangeResponse rr;
+  EXPECT_EQ(Get("c/1", &rr, false, 249).error_code(), grpc::StatusCode::OUT_OF_RANGE);
+  ASSERT_TRUE(Get("c/1", &rr, false, 250).ok());
+  Restart();
+  ASSERT_TRUE(Get("c/1", &rr).ok());
+  ASSERT_EQ(rr.kvs_size(), 1);
+  EXPECT_EQ(rr.header().revision(), put.header().revision());
+}
+
+}  // namespace
+}  // namespace etcdpp::server
