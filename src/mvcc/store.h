@@ -35,6 +35,8 @@ inline constexpr std::string_view kErrFutureRev =
 
 struct Options {
   uint64_t map_size_bytes = 8ull << 30;  // LMDB map size (virtual; grows on demand up to this)
+  // Map size at open (or the data file's size if larger); doubled on demand.
+  uint64_t initial_map_size_bytes = 256ull << 20;
   bool unsafe_no_fsync = false;
 };
 
@@ -46,7 +48,7 @@ struct RangeOptions {
 
 struct RangeResult {
   std::vector<mvccpb::KeyValue> kvs;  // key order
-  int64_t rev = 0;                    // the revision read at
+  int64_t rev = 0;                    // the view's current revision (etcd: header revision)
   int64_t count = 0;                  // keys in range at rev (ignores limit)
 };
 
@@ -64,8 +66,25 @@ class ReadView {
   virtual int64_t CompactRev() const = 0;  // compacted revision (0 = none)
 };
 
-// A read-only LMDB snapshot; cheap; hold briefly (readers pin pages).
-class ReadTxn : public ReadView {};
+// A read-only LMDB snapshot; cheap; hold briefly (readers pin pages, and the
+// writer waits for all of them before growing the map). Never hold one on the
+// applier thread while it writes a Batch.
+class ReadTxn : public ReadView {
+ public:
+  struct EventsResult {
+    std::vector<mvccpb::Event> events;  // revision order, then sub-revision
+    int64_t next_rev = 0;               // first revision not returned
+  };
+  // The history as watch events (for catching up slow watchers from LMDB):
+  // every write with main revision in [from, to] (to <= 0 or > Rev(): up to
+  // Rev()). Stops before a new revision once max_events are collected (never
+  // splits a revision). Deletes carry kv{key, mod_revision}. With prev_kv,
+  // each event gets the key's previous version (absent for creates, or when
+  // that revision is compacted, as etcd). OutOfRange kErrCompacted if
+  // from < CompactRev() (what compaction removed cannot be replayed).
+  virtual Result<EventsResult> Events(int64_t from, int64_t to, size_t max_events,
+                                      bool prev_kv) = 0;
+};
 
 // One logical etcd transaction (one revision) inside a write Batch. Ranges see
 // this txn's own earlier writes (etcd: reads inside a write txn read at rev+1
@@ -74,8 +93,8 @@ class TxnWrite : public ReadView {
  public:
   // Returns the previous KeyValue if the key existed. create_revision/version
   // follow etcd (version 1 on create, +1 per put, reset by delete).
-  virtual Result<std::optional<mvccpb::KeyValue>> Put(std::string_view key,
-                                                      std::string_view value, int64_t lease) = 0;
+  virtual Result<std::optional<mvccpb::KeyValue>> Put(std::string_view key, std::string_view value,
+                                                      int64_t lease) = 0;
   // Deletes every live key in the range (rules as Range); returns them (prev kvs).
   virtual Result<std::vector<mvccpb::KeyValue>> DeleteRange(std::string_view key,
                                                             std::string_view end) = 0;
@@ -83,6 +102,10 @@ class TxnWrite : public ReadView {
   virtual const std::vector<mvccpb::Event>& Changes() const = 0;
   // Ends the txn: bumps the store revision iff there were changes.
   virtual Status End() = 0;
+  // Discards every change made so far by this txn (it stays open; End() then
+  // bumps nothing). For errors found after writes started (etcd panics there).
+  // Costly (the batch is replayed); never needed on the normal path.
+  virtual Status Abort() = 0;
 };
 
 // One LMDB write transaction holding many logical txns (the applier's batch).
@@ -122,6 +145,12 @@ class Store {
   // Physically frees history made obsolete by the last Compact (bounded work
   // per call is fine; returns OK when done). Safe to call from the writer thread.
   virtual Status RunCompaction() = 0;
+  // One bounded piece of that work (about 1000 index keys, one LMDB commit);
+  // true when the compaction is complete. Lets the applier interleave
+  // compaction with batches; same thread rules as RunCompaction (no Batch
+  // open). Also call it (or RunCompaction) after Open: an interrupted
+  // compaction is resumed from the start (it is idempotent).
+  virtual Result<bool> CompactionStep() = 0;
 
   // CRC32C over the logical content of revisions <= rev that compaction keeps
   // (etcd's HashKV); rev 0 = current. Equal on any two stores with the same

@@ -1,0 +1,102 @@
+// The applier: ONE thread applies committed entries in log order to the MVCC
+// store, many entries per LMDB write transaction (mvcc::Batch), records the
+// last applied index/term in that same transaction (so replay after a crash
+// restarts exactly after it), commits, and only then completes the waiting
+// client calls by request id.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "apply/kv_apply.h"
+#include "common/status.h"
+#include "mvcc/store.h"
+#include "raft/types.h"
+#include "server/wait.h"
+
+namespace etcdpp::server {
+
+class Applier {
+ public:
+  struct Options {
+    uint64_t cluster_id = 0;
+    uint64_t member_id = 0;
+    apply::Context ctx;
+    size_t max_entries_per_batch = 10000;  // one LMDB txn at most this many entries
+    std::function<uint64_t()> term;        // current raft term for response headers
+    std::string data_dir;                  // for diagnostics (disk space) only
+    // Where deferred WaitApplied callbacks run (null: on the applier thread).
+    std::function<void(std::function<void()>)> read_executor;
+  };
+
+  Applier(mvcc::Store* store, WaitRegistry* wait, Options opts);
+  ~Applier();
+
+  // Applies entries synchronously on the caller's thread (WAL replay before
+  // serving). Entries at or below the store's consistent index are skipped.
+  Status ApplyNow(const std::vector<raft::Entry>& entries);
+
+  void Start();
+  // Applies everything already enqueued, then stops. Idempotent.
+  void Stop();
+
+  // Queues committed entries (log order; called by the raft loop).
+  void Enqueue(std::vector<raft::Entry> entries);
+
+  uint64_t AppliedIndex() const { return applied_.load(std::memory_order_acquire); }
+
+  // Runs `cb(status)` once the applied index is >= index: at once on the
+  // caller's thread if it already is, else on the applier thread after the
+  // batch that reaches it is committed (so a read then sees it). On a fatal
+  // apply error or Stop, cb gets that error.
+  void WaitApplied(uint64_t index, std::function<void(const Status&)> cb);
+
+  // Non-OK once applying failed (e.g. LMDB commit error): writes are then
+  // refused (EtcdServer::Propose) and reads served from the committed state.
+  Status Error() const;
+
+ private:
+  struct Result {
+    uint64_t id = 0;
+    Status status;
+    internalpb::InternalResponse resp;
+    bool compaction = false;           // a Compact that succeeded
+    bool physical_compaction = false;  // ... and waits for history to be freed
+  };
+
+  void Run();
+  Status ApplyBatch(const std::vector<raft::Entry>& entries, std::vector<Result>* results);
+  void ApplyEntry(mvcc::Batch& batch, const raft::Entry& e, std::vector<Result>* results);
+  void Complete(std::vector<Result>* results);
+  // One bounded step of freeing compacted history (no Batch open); completes
+  // the physical compactions once done.
+  void StepCompaction();
+  void FireReadWaiters(const Status& st);
+
+  mvcc::Store* store_;
+  WaitRegistry* wait_;
+  Options opts_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<raft::Entry> queue_;                                             // guarded by mu_
+  bool stopping_ = false;                                                     // guarded by mu_
+  Status error_;                                                              // guarded by mu_
+  std::multimap<uint64_t, std::function<void(const Status&)>> read_waiters_;  // guarded by mu_
+
+  std::atomic<uint64_t> applied_{0};
+  // Applier thread only (ApplyNow runs before Start).
+  bool compaction_pending_ = false;
+  std::vector<Result> physical_waiters_;
+  std::thread thread_;
+};
+
+}  // namespace etcdpp::server

@@ -1,0 +1,38 @@
+// etcdserverpb.Maintenance: Status and Alarm(GET) for now, enough for
+// `etcdctl endpoint status|health` and python-etcd3's status(). The other
+// methods answer UNIMPLEMENTED until their issues land.
+#pragma once
+
+#include "etcdserverpb/rpc.grpc.pb.h"
+#include "server/server.h"
+
+namespace etcdpp::server {
+
+class MaintenanceService final : public etcdserverpb::Maintenance::CallbackService {
+ public:
+  explicit MaintenanceService(EtcdServer* s) : s_(s) {}
+
+  grpc::ServerUnaryReactor* Status(grpc::CallbackServerContext* ctx,
+                                   const etcdserverpb::StatusRequest* req,
+                                   etcdserverpb::StatusResponse* resp) override;
+  grpc::ServerUnaryReactor* Alarm(grpc::CallbackServerContext* ctx,
+                                  const etcdserverpb::AlarmRequest* req,
+                                  etcdserverpb::AlarmResponse* resp) override;
+
+ private:
+  EtcdServer* s_;
+};
+
+class ClusterService final : public etcdserverpb::Cluster::CallbackService {
+ public:
+  explicit ClusterService(EtcdServer* s) : s_(s) {}
+
+  grpc::ServerUnaryReactor* MemberList(grpc::CallbackServerContext* ctx,
+                                       const etcdserverpb::MemberListRequest* req,
+                                       etcdserverpb::MemberListResponse* resp) override;
+
+ private:
+  EtcdServer* s_;
+};
+
+}  // namespace etcdpp::server
