@@ -23,6 +23,10 @@ class Inflights {
     return items_.size() >= max_count_ || (max_bytes_ != 0 && bytes_ >= max_bytes_);
   }
   size_t Count() const { return items_.size(); }
+  // Frees the oldest message: lets a full window make progress after losses.
+  void FreeFirstOne() {
+    if (!items_.empty()) FreeLE(items_.front().index);
+  }
   void Reset() {
     items_.clear();
     bytes_ = 0;

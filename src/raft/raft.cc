@@ -1,5 +1,7 @@
 #include "raft/raft.h"
 
+#include "raft/fatal.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -10,11 +12,6 @@ namespace etcdpp::raft {
 namespace {
 
 constexpr char kProposalDroppedMsg[] = "raft proposal dropped";
-
-[[noreturn]] void Fatal(const char* what) {
-  std::fprintf(stderr, "raft: %s\n", what);
-  std::abort();
-}
 
 MessageType VoteRespType(MessageType t) {
   return t == MessageType::kVote ? MessageType::kVoteResp : MessageType::kPreVoteResp;
@@ -448,6 +445,11 @@ Status Raft::StepLeader(Message& m) {
     case MessageType::kHeartbeatResp: {
       pr->recent_active = true;
       pr->msg_app_flow_paused = false;
+      // MsgApps of a full window may have been lost: free one slot so a (possibly rejected,
+      // hence probing) append goes out.
+      if (pr->state == ProgressState::kReplicate && pr->inflights.Full()) {
+        pr->inflights.FreeFirstOne();
+      }
       if (pr->match < log_.LastIndex() || pr->state == ProgressState::kProbe) SendAppend(m.from);
       if (read_only_option_ != ReadOnlyOption::kSafe || m.context.empty()) break;
       auto it = pending_read_index_.find(m.context);

@@ -1,5 +1,7 @@
 #include "raft/raft_log.h"
 
+#include "raft/fatal.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -8,9 +10,10 @@ namespace etcdpp::raft {
 
 namespace {
 [[noreturn]] void Fatal(const char* what, uint64_t a, uint64_t b) {
-  std::fprintf(stderr, "raft log: %s (%llu, %llu)\n", what, static_cast<unsigned long long>(a),
-               static_cast<unsigned long long>(b));
-  std::abort();
+  char buf[200];
+  std::snprintf(buf, sizeof(buf), "raft log: %s (%llu, %llu)", what,
+                static_cast<unsigned long long>(a), static_cast<unsigned long long>(b));
+  ::etcdpp::raft::Fatal(buf);
 }
 }  // namespace
 
