@@ -40,7 +40,7 @@ uint64_t Mix(uint64_t h, uint64_t v) {
 int main(int argc, char** argv) {
   using etcdpp::raftsim::RunSim;
   using etcdpp::raftsim::SimOptions;
-  uint64_t seeds = 100, seed_start = 1, nodes = 3, steps = 3000, one_seed = 0;
+  uint64_t seeds = 100, seed_start = 1, nodes = 3, steps = 10000, one_seed = 0;
   bool replay = false;
   std::string bug;
   SimOptions base;

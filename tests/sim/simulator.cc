@@ -137,6 +137,7 @@ class Sim {
   void RecordCommits(SimNode& n);
   void CheckAll();
   void CheckLogMatching();
+  void CheckElectable();
   void UpdateMirror(SimNode& n, const std::vector<Entry>& ents);
   void MirrorSnapshot(SimNode& n, uint64_t index);
   bool CanTalk(uint64_t a, uint64_t b) const { return group_[a] == group_[b]; }
@@ -175,6 +176,14 @@ class Sim {
   bool conf_applied_ = false;
   uint64_t max_msg_bytes_ = 120;
   uint64_t storm_ = 1;
+  std::vector<uint64_t> gvoters_;  // voters of the latest committed configuration
+  struct Kill {
+    uint64_t at;
+    uint64_t id;
+    int incarnation;
+  };
+  std::vector<Kill> kills_;
+  uint64_t gconf_index_ = 0;       // index of the latest applied conf change
   uint64_t final_proposed_at_ = 0;
   bool final_applied_anywhere_ = false;
 };
@@ -195,6 +204,7 @@ void Sim::Bootstrap() {
   group_.assign(max_ids + 1, 0);
   ConfState cs;
   for (int i = 1; i <= o_.nodes; ++i) cs.voters.push_back(i);
+  gvoters_ = cs.voters;
   // Index 1 (term 1) is a bootstrap snapshot holding the initial configuration.
   gterm_.push_back(1);
   ghash_.push_back(0);
@@ -373,6 +383,10 @@ void Sim::Apply(SimNode& n, const Entry& e) {
     }
     n.conf = n.rn->ApplyConfChange(*cc);
     ++res_.conf_changes;
+    if (e.index > gconf_index_) {
+      gconf_index_ = e.index;
+      gvoters_ = n.conf.voters;
+    }
     conf_applied_ = true;
     for (const auto& c : cc->changes) {
       if (c.type == ConfChangeType::kRemoveNode) pending_removals_.push_back(c.node_id);
@@ -389,7 +403,11 @@ void Sim::HandleReady(SimNode& n) {
   while (n.alive && n.rn->HasReady() && !res_.violation) {
     raft::Ready rd = n.rn->Ready();
     if (rd.soft_state) {
-      if (rd.soft_state->raft_state == StateType::kLeader) ++res_.elections;
+      if (rd.soft_state->raft_state == StateType::kLeader) {
+        ++res_.elections;
+        // Nemesis: sometimes kill a brand-new leader before its first entry spreads.
+        if (!healed_ && Chance(400)) kills_.push_back({now_ + Pick(25), n.id, n.incarnation});
+      }
       Ev({5, n.id, static_cast<uint64_t>(rd.soft_state->raft_state), rd.soft_state->lead}, [&] {
         return "node " + std::to_string(n.id) + " is " +
                raft::StateTypeName(rd.soft_state->raft_state) + " term " +
@@ -487,6 +505,42 @@ void Sim::CheckLogMatching() {
   }
 }
 
+void Sim::CheckElectable() {
+  // Stronger form of leader completeness, checked on every state instead of only when a
+  // leader emerges: a node whose persisted log lacks the latest committed entry must not be
+  // able to collect votes from a quorum (Raft §5.4.3's argument). Uses the voters of the
+  // latest committed configuration; skipped while a conf change is not applied everywhere.
+  uint64_t c = gterm_.size() - 1;
+  if (gvoters_.empty()) return;
+  for (size_t i = 1; i < nodes_.size(); ++i) {
+    const SimNode& n = nodes_[i];
+    if (!n.started || n.removed) continue;
+    uint64_t applied = n.alive ? n.sm_applied : n.disk->hard_state().commit;
+    if (applied < gconf_index_) return;  // configurations differ across nodes: skip
+  }
+  size_t quorum = gvoters_.size() / 2 + 1;
+  for (uint64_t x : gvoters_) {
+    const SimNode& X = nodes_[x];
+    if (!X.started || X.removed) continue;
+    if (X.mterm.size() > c && X.mterm[c] == gterm_[c]) continue;  // has it
+    uint64_t xt = X.mterm.back(), xi = X.mterm.size() - 1;
+    size_t votes = 0;
+    for (uint64_t y : gvoters_) {
+      const SimNode& Y = nodes_[y];
+      if (!Y.started || Y.removed) continue;
+      uint64_t yt = Y.mterm.back(), yi = Y.mterm.size() - 1;
+      if (xt > yt || (xt == yt && xi >= yi)) ++votes;
+    }
+    if (votes >= quorum) {
+      Violation("leader completeness: node " + std::to_string(x) + " (last " +
+                std::to_string(xt) + "/" + std::to_string(xi) + ") lacks committed entry " +
+                std::to_string(c) + " (term " + std::to_string(gterm_[c]) +
+                ") yet could win an election");
+      return;
+    }
+  }
+}
+
 void Sim::CheckAll() {
   if (res_.violation) return;
   for (size_t i = 1; i < nodes_.size(); ++i) {
@@ -520,6 +574,7 @@ void Sim::CheckAll() {
     }
   }
   CheckLogMatching();
+  CheckElectable();
 }
 
 SimNode* Sim::Leader() {
@@ -716,6 +771,16 @@ SimResult Sim::Run() {
           StartNode(n);
           Ev({16, n.id}, [&] { return "restart " + std::to_string(n.id); });
         }
+      }
+      for (size_t k = 0; k < kills_.size();) {
+        Kill kill = kills_[k];
+        if (kill.at > now_) {
+          ++k;
+          continue;
+        }
+        kills_.erase(kills_.begin() + k);
+        SimNode& n = nodes_[kill.id];
+        if (n.alive && n.incarnation == kill.incarnation && !healed_) Crash(n, "new leader");
       }
       if (now_ < static_cast<uint64_t>(o_.steps)) {
         Chaos();

@@ -15,7 +15,7 @@ namespace etcdpp::raftsim {
 struct SimOptions {
   uint64_t seed = 1;
   int nodes = 3;          // initial voters (3 or 5)
-  int steps = 3000;       // chaos phase length in time units (10 units = 1 tick)
+  int steps = 10000;      // chaos phase length in time units (10 units = 1 tick)
   raft::InjectedBugs bugs;
   bool verbose = false;   // print every trace line to stdout
 };
