@@ -79,6 +79,8 @@ void Cluster::HandleReady(uint64_t id, std::ostream* log) {
         auto cc = DecodeConfChangeEntry(e);
         EXPECT_TRUE(cc.ok());
         if (cc.ok()) n.conf = n.rn->ApplyConfChange(*cc);
+        // Keep the stored snapshot's membership current so new members can install it.
+        (void)n.storage->CreateSnapshot(e.index, &n.conf, "snap@" + std::to_string(e.index));
         if (log) *log << id << " applies conf change -> " << DescribeConfState(n.conf) << "\n";
       }
     }
