@@ -92,6 +92,7 @@ class Raft {
   HardState GetHardState() const { return {term_, vote_, log_.committed()}; }
   SoftState GetSoftState() const { return {lead_, state_}; }
   std::vector<Message>& msgs() { return msgs_; }
+  bool HasPendingOutput() const { return !msgs_.empty() || !read_states_.empty(); }
   std::vector<ReadState>& read_states() { return read_states_; }
   bool Promotable() const;
 

@@ -121,8 +121,7 @@ bool RawNode::HasReady() const {
   if (log.UnstableSnapshot().has_value()) return true;
   if (!log.UnstableEntries().empty()) return true;
   if (log.HasNextCommittedEnts()) return true;
-  auto& r = const_cast<Raft&>(raft_);  // msgs()/read_states() are non-const accessors
-  return !r.msgs().empty() || !r.read_states().empty();
+  return raft_.HasPendingOutput();
 }
 
 raft::Ready RawNode::Ready() {

@@ -222,6 +222,7 @@ void Sim::Bootstrap() {
     s.metadata.conf_state = cs;
     s.data = SmData(1, gph_[1]);
     (void)n.disk->ApplySnapshot(s);
+    n.disk->SetHardState(raft::HardState{1, 0, 1});  // as etcd bootstraps: term 1
     MirrorSnapshot(n, 1);
     n.started = true;
     StartNode(n);

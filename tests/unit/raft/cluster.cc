@@ -41,6 +41,7 @@ void Cluster::AddNodes(const std::vector<uint64_t>& ids, const std::vector<uint6
     s.metadata.conf_state.voters = voters;
     s.metadata.conf_state.learners = learners;
     EXPECT_TRUE(n.storage->ApplySnapshot(s).ok());
+    n.storage->SetHardState(HardState{1, 0, index});  // as etcd bootstraps: term 1
     Start(n);
   }
 }

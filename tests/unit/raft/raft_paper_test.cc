@@ -18,6 +18,7 @@ std::unique_ptr<RawNode> NewNode(MemoryStorage* s, uint64_t id, std::vector<uint
   snap.metadata.term = 1;
   snap.metadata.conf_state.voters = std::move(voters);
   EXPECT_TRUE(s->ApplySnapshot(snap).ok());
+  s->SetHardState(HardState{1, 0, 1});
   Config c;
   c.id = id;
   c.storage = s;
@@ -57,7 +58,7 @@ TEST(RaftPaper, FollowerStartsElectionAfterTimeout) {
   auto rn = NewNode(&s, 1, {1, 2, 3});
   for (int i = 0; i < 20 && rn->raft().state() == StateType::kFollower; ++i) rn->Tick();
   EXPECT_EQ(rn->raft().state(), StateType::kCandidate);
-  EXPECT_EQ(rn->raft().term(), 1u);  // term 0 -> 1 (the bootstrap snapshot does not set it)
+  EXPECT_EQ(rn->raft().term(), 2u);  // bootstrapped in term 1
   EXPECT_EQ(rn->raft().vote(), 1u);
   Ready rd = rn->Ready();
   EXPECT_TRUE(rd.must_sync);  // the vote must be durable before the requests go out

@@ -160,3 +160,92 @@ TEST(RawNode, Status_reportsProgressOnLeader) {
 
 }  // namespace
 }  // namespace etcdpp::raft
+
+namespace etcdpp::raft {
+namespace {
+
+// A follower must not campaign while a committed conf change is not yet applied: the change
+// may remove it or alter the quorum.
+TEST(RawNode, Campaign_waitsForCommittedConfChangeToBeApplied) {
+  MemoryStorage s;
+  Snapshot snap;
+  snap.metadata.index = 1;
+  snap.metadata.term = 1;
+  snap.metadata.conf_state.voters = {1, 2, 3};
+  ASSERT_TRUE(s.ApplySnapshot(snap).ok());
+  Config c;
+  c.id = 2;
+  c.storage = &s;
+  c.applied = 1;
+  RawNode rn(c);
+  Message app;
+  app.type = MessageType::kApp;
+  app.from = 1;
+  app.to = 2;
+  app.term = 1;
+  app.index = 1;
+  app.log_term = 1;
+  app.commit = 2;
+  Entry e;
+  e.type = EntryType::kConfChange;
+  e.data = EncodeConfChange(ConfChange{ConfChangeType::kRemoveNode, 3, ""});
+  e.term = 1;
+  e.index = 2;
+  app.entries = {e};
+  ASSERT_TRUE(rn.Step(app).ok());
+  Ready rd = rn.Ready();
+  ASSERT_EQ(rd.committed_entries.size(), 1u);
+  if (!rd.hard_state.empty()) s.SetHardState(rd.hard_state);
+  ASSERT_TRUE(s.Append(rd.entries).ok());
+  ASSERT_TRUE(rn.Campaign().ok());
+  EXPECT_EQ(rn.raft().state(), StateType::kFollower);  // refused: not applied yet
+  (void)rn.ApplyConfChange(ConfChange{ConfChangeType::kRemoveNode, 3, ""});
+  rn.Advance(rd);
+  ASSERT_TRUE(rn.Campaign().ok());
+  EXPECT_EQ(rn.raft().state(), StateType::kCandidate);
+}
+
+TEST(RawNode, ReadIndex_waitsForCommitInCurrentTerm) {
+  Cluster cl;
+  cl.AddNodes({1, 2, 3}, {1, 2, 3}, {}, 1, NodeOptions{});
+  ASSERT_TRUE(cl.node(1).rn->Campaign().ok());
+  cl.HandleReady(1, nullptr);
+  cl.DeliverRound(nullptr);  // votes
+  cl.DeliverRound(nullptr);  // 1 becomes leader; its empty entry is not committed yet
+  ASSERT_EQ(cl.Leader(), 1u);
+  ASSERT_TRUE(cl.node(1).rn->ReadIndex("early").ok());
+  cl.HandleReady(1, nullptr);
+  EXPECT_TRUE(cl.node(1).read_states.empty());
+  cl.Stabilize(nullptr);  // the empty entry commits; the read is then confirmed
+  ASSERT_EQ(cl.node(1).read_states.size(), 1u);
+  EXPECT_EQ(cl.node(1).read_states[0].request_ctx, "early");
+  EXPECT_EQ(cl.node(1).read_states[0].index, 2u);
+}
+
+TEST(RawNode, MaxUncommittedSize_dropsProposals) {
+  MemoryStorage s;
+  Config c = SingleConfig(&s);
+  c.max_uncommitted_entries_size = 10;
+  // Three voters so nothing commits.
+  MemoryStorage s3;
+  Snapshot snap;
+  snap.metadata.index = 1;
+  snap.metadata.term = 1;
+  snap.metadata.conf_state.voters = {1, 2, 3};
+  ASSERT_TRUE(s3.ApplySnapshot(snap).ok());
+  c.storage = &s3;
+  RawNode rn(c);
+  ASSERT_TRUE(rn.Campaign().ok());
+  Message resp;
+  resp.type = MessageType::kVoteResp;
+  resp.from = 2;
+  resp.to = 1;
+  resp.term = 1;
+  ASSERT_TRUE(rn.Step(resp).ok());
+  ASSERT_EQ(rn.raft().state(), StateType::kLeader);
+  EXPECT_TRUE(rn.Propose("123456").ok());
+  EXPECT_TRUE(IsProposalDropped(rn.Propose("7890123")));
+}
+
+}  // namespace
+}  // namespace etcdpp::raft
