@@ -328,8 +328,12 @@ Status Raft::Step(Message m) {
       // A stale leader (e.g. after a partition): tell it our term so it steps down. Without this
       // a node that raised its term in isolation could never rejoin under CheckQuorum/PreVote.
       Send(Msg(MessageType::kAppResp, m.from));
-    } else if (m.type == MessageType::kPreVote) {
-      Message resp = Msg(MessageType::kPreVoteResp, m.from);
+    } else if (m.type == MessageType::kPreVote || m.type == MessageType::kVote) {
+      // Reject with our term so the candidate catches up (paper Fig. 2: RequestVote returns
+      // currentTerm). etcd-raft ignores stale MsgVote; that can deadlock a lagging voter whose
+      // term is higher but whose configuration is stale (seen in raft-sim): it never contacts
+      // the up-to-date candidate, and the candidate never learns the higher term.
+      Message resp = Msg(VoteRespType(m.type), m.from);
       resp.term = term_;
       resp.reject = true;
       Send(std::move(resp));
