@@ -10,7 +10,9 @@ namespace {
 std::atomic<FatalHandler> g_handler{nullptr};
 }
 
-void SetFatalHandler(FatalHandler h) { g_handler.store(h); }
+void SetFatalHandler(FatalHandler h) {
+  g_handler.store(h);
+}
 
 void Fatal(const char* msg) {
   if (FatalHandler h = g_handler.load()) h(msg);

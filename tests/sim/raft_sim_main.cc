@@ -102,12 +102,12 @@ int main(int argc, char** argv) {
                   s, nodes, steps, bug.empty() ? "" : " --inject-bug ", bug.c_str());
       if (!replay) {
         std::printf("  last events:\n");
-        for (const auto& line : r.trace_tail) std::printf("    %s\n", line.c_str());
+        for (const auto& line : r.trace_tail)
+          std::printf("    %s\n", line.c_str());
       }
     }
   }
-  double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::fprintf(stderr,
                "raft-sim: %.1fs, commits %" PRIu64 ", leaders %" PRIu64 ", crashes %" PRIu64
                ", conf changes %" PRIu64 ", snapshots %" PRIu64 ", reads %" PRIu64 "\n",

@@ -33,7 +33,7 @@ using raft::StateType;
 
 namespace {
 
-constexpr int kTickUnits = 10;         // time units per tick
+constexpr int kTickUnits = 10;  // time units per tick
 constexpr int kElectionTicks = 10;
 constexpr uint64_t kHealUnits = 4000;  // liveness bound after healing (400 ticks)
 constexpr size_t kTailLines = 60;
@@ -41,7 +41,9 @@ constexpr size_t kTailLines = 60;
 struct SimAbort {
   std::string msg;
 };
-void ThrowFatal(const char* msg) { throw SimAbort{msg}; }
+void ThrowFatal(const char* msg) {
+  throw SimAbort{msg};
+}
 
 uint64_t Mix(uint64_t h, uint64_t v) {
   h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
@@ -58,7 +60,9 @@ uint64_t HashStr(std::string_view s) {
   return h;
 }
 
-uint64_t EntryHash(const Entry& e) { return Mix(HashStr(e.data), static_cast<uint64_t>(e.type)); }
+uint64_t EntryHash(const Entry& e) {
+  return Mix(HashStr(e.data), static_cast<uint64_t>(e.type));
+}
 
 struct InFlight {
   uint64_t at;
@@ -103,14 +107,15 @@ void ParseSmData(const std::string& s, uint64_t* applied, uint64_t* hash) {
 
 class Sim {
  public:
-  Sim(const SimOptions& o, bool tracing) : o_(o), rng_(o.seed * 0x2545f4914f6cdd1dULL + 1),
-                                          tracing_(tracing) {}
+  Sim(const SimOptions& o, bool tracing)
+      : o_(o), rng_(o.seed * 0x2545f4914f6cdd1dULL + 1), tracing_(tracing) {}
   SimResult Run();
 
  private:
   template <typename F>
   void Ev(std::initializer_list<uint64_t> fields, F&& describe) {
-    for (uint64_t f : fields) res_.trace_hash = Mix(res_.trace_hash, f);
+    for (uint64_t f : fields)
+      res_.trace_hash = Mix(res_.trace_hash, f);
     if (!tracing_) return;
     std::string line = "t=" + std::to_string(now_) + " " + describe();
     if (o_.verbose) std::printf("%s\n", line.c_str());
@@ -168,8 +173,8 @@ class Sim {
   // Global committed log: term, entry hash, prefix hash, and the term in which it was first
   // seen committed (index 0 = sentinel).
   std::vector<uint64_t> gterm_{0}, ghash_{0}, gph_{0}, gcterm_{0};
-  std::map<uint64_t, uint64_t> leaders_;  // term -> leader id
-  std::map<std::string, uint64_t> reads_; // ctx -> committed index when issued
+  std::map<uint64_t, uint64_t> leaders_;   // term -> leader id
+  std::map<std::string, uint64_t> reads_;  // ctx -> committed index when issued
   std::vector<uint64_t> pending_removals_;
   uint64_t proposals_ = 0;
   bool healed_ = false;
@@ -183,7 +188,7 @@ class Sim {
     int incarnation;
   };
   std::vector<Kill> kills_;
-  uint64_t gconf_index_ = 0;       // index of the latest applied conf change
+  uint64_t gconf_index_ = 0;  // index of the latest applied conf change
   uint64_t final_proposed_at_ = 0;
   bool final_applied_anywhere_ = false;
 };
@@ -203,7 +208,8 @@ void Sim::Bootstrap() {
   nodes_.resize(max_ids + 1);
   group_.assign(max_ids + 1, 0);
   ConfState cs;
-  for (int i = 1; i <= o_.nodes; ++i) cs.voters.push_back(i);
+  for (int i = 1; i <= o_.nodes; ++i)
+    cs.voters.push_back(i);
   gvoters_ = cs.voters;
   // Index 1 (term 1) is a bootstrap snapshot holding the initial configuration.
   gterm_.push_back(1);
@@ -228,8 +234,9 @@ void Sim::Bootstrap() {
     StartNode(n);
   }
   Ev({1, pre_vote_, check_quorum_, drop_per_mille_, long_delays_, max_msg_bytes_, storm_}, [&] {
-    return "bootstrap nodes=" + std::to_string(o_.nodes) + " pre_vote=" +
-           std::to_string(pre_vote_) + " check_quorum=" + std::to_string(check_quorum_) +
+    return "bootstrap nodes=" + std::to_string(o_.nodes) +
+           " pre_vote=" + std::to_string(pre_vote_) +
+           " check_quorum=" + std::to_string(check_quorum_) +
            " drop=" + std::to_string(drop_per_mille_) + "/1000";
   });
 }
@@ -287,7 +294,14 @@ void Sim::Deliver(InFlight f) {
     from.rn->ReportSnapshot(m.to, !dropped);
     HandleReady(from);
   }
-  if (dropped) return;
+  if (dropped) {
+    // Sometimes the transport notices (as etcd's does for broken streams).
+    if (from.alive && !CanTalk(m.from, m.to) && Chance(100)) {
+      from.rn->ReportUnreachable(m.to);
+      HandleReady(from);
+    }
+    return;
+  }
   Ev({3, m.from, m.to, static_cast<uint64_t>(m.type), m.term, m.index, m.log_term, m.commit,
       m.entries.size(), m.reject},
      [&] { return "deliver " + raft::DescribeMessage(m); });
@@ -360,8 +374,8 @@ void Sim::RecordCommits(SimNode& n) {
 
 void Sim::Apply(SimNode& n, const Entry& e) {
   if (e.index != n.sm_applied + 1) {
-    Violation("node " + std::to_string(n.id) + " applied " + std::to_string(e.index) +
-              " after " + std::to_string(n.sm_applied));
+    Violation("node " + std::to_string(n.id) + " applied " + std::to_string(e.index) + " after " +
+              std::to_string(n.sm_applied));
     return;
   }
   if (e.index >= gterm_.size() || gterm_[e.index] != e.term || ghash_[e.index] != EntryHash(e)) {
@@ -412,8 +426,7 @@ void Sim::HandleReady(SimNode& n) {
       Ev({5, n.id, static_cast<uint64_t>(rd.soft_state->raft_state), rd.soft_state->lead}, [&] {
         return "node " + std::to_string(n.id) + " is " +
                raft::StateTypeName(rd.soft_state->raft_state) + " term " +
-               std::to_string(n.rn->raft().term()) + " lead " +
-               std::to_string(rd.soft_state->lead);
+               std::to_string(n.rn->raft().term()) + " lead " + std::to_string(rd.soft_state->lead);
       });
     }
     // 1. Snapshot, then 2. HardState + entries: all "fsynced" before any message leaves.
@@ -444,7 +457,8 @@ void Sim::HandleReady(SimNode& n) {
       Crash(n, "after persist");
       return;
     }
-    for (auto& m : rd.messages) Send(std::move(m));
+    for (auto& m : rd.messages)
+      Send(std::move(m));
     RecordCommits(n);
     conf_applied_ = false;
     for (const auto& e : rd.committed_entries) {
@@ -495,11 +509,12 @@ void Sim::CheckLogMatching() {
       const SimNode& x = nodes_[a];
       const SimNode& y = nodes_[b];
       uint64_t k = std::min(x.mterm.size(), y.mterm.size()) - 1;
-      for (int steps = 0; k > 0 && x.mterm[k] != y.mterm[k] && steps < 64; ++steps) --k;
+      for (int steps = 0; k > 0 && x.mterm[k] != y.mterm[k] && steps < 64; ++steps)
+        --k;
       if (k > 0 && x.mterm[k] == y.mterm[k] && x.mph[k] != y.mph[k]) {
         Violation("log matching: nodes " + std::to_string(a) + " and " + std::to_string(b) +
-                  " have term " + std::to_string(x.mterm[k]) + " at index " +
-                  std::to_string(k) + " but different prefixes");
+                  " have term " + std::to_string(x.mterm[k]) + " at index " + std::to_string(k) +
+                  " but different prefixes");
         return;
       }
     }
@@ -533,10 +548,9 @@ void Sim::CheckElectable() {
       if (xt > yt || (xt == yt && xi >= yi)) ++votes;
     }
     if (votes >= quorum) {
-      Violation("leader completeness: node " + std::to_string(x) + " (last " +
-                std::to_string(xt) + "/" + std::to_string(xi) + ") lacks committed entry " +
-                std::to_string(c) + " (term " + std::to_string(gterm_[c]) +
-                ") yet could win an election");
+      Violation("leader completeness: node " + std::to_string(x) + " (last " + std::to_string(xt) +
+                "/" + std::to_string(xi) + ") lacks committed entry " + std::to_string(c) +
+                " (term " + std::to_string(gterm_[c]) + ") yet could win an election");
       return;
     }
   }
@@ -656,9 +670,8 @@ void Sim::Chaos() {
   if (r < 60) {
     std::string data = "p" + std::to_string(++proposals_);
     Status st = n.rn->Propose(data);
-    Ev({10, n.id, proposals_, st.ok()}, [&] {
-      return "node " + std::to_string(n.id) + " propose " + data + ": " + st.ToString();
-    });
+    Ev({10, n.id, proposals_, st.ok()},
+       [&] { return "node " + std::to_string(n.id) + " propose " + data + ": " + st.ToString(); });
     HandleReady(n);
   } else if (r < 80) {
     std::string ctx = "r" + std::to_string(++proposals_);
@@ -686,7 +699,8 @@ void Sim::Chaos() {
     }
     Ev({12, victim, kind}, [&] {
       std::string s = "partition:";
-      for (size_t i = 1; i < group_.size(); ++i) s += " " + std::to_string(group_[i]);
+      for (size_t i = 1; i < group_.size(); ++i)
+        s += " " + std::to_string(group_[i]);
       return s;
     });
   } else if (r < 80 + 9 * storm_) {

@@ -14,17 +14,17 @@ namespace etcdpp::raftsim {
 
 struct SimOptions {
   uint64_t seed = 1;
-  int nodes = 3;          // initial voters (3 or 5)
-  int steps = 10000;      // chaos phase length in time units (10 units = 1 tick)
+  int nodes = 3;      // initial voters (3 or 5)
+  int steps = 10000;  // chaos phase length in time units (10 units = 1 tick)
   raft::InjectedBugs bugs;
-  bool verbose = false;   // print every trace line to stdout
+  bool verbose = false;  // print every trace line to stdout
 };
 
 struct SimResult {
   bool violation = false;
-  std::string what;        // the violated property and details
+  std::string what;  // the violated property and details
   uint64_t violation_time = 0;
-  uint64_t trace_hash = 0;  // hash of every event of the run
+  uint64_t trace_hash = 0;              // hash of every event of the run
   std::vector<std::string> trace_tail;  // last events before the violation (when violated)
   // Statistics.
   uint64_t commits = 0;

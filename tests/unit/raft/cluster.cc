@@ -71,7 +71,8 @@ void Cluster::HandleReady(uint64_t id, std::ostream* log) {
     }
     if (!rd.hard_state.empty()) n.storage->SetHardState(rd.hard_state);
     EXPECT_TRUE(n.storage->Append(rd.entries).ok());
-    for (auto& m : rd.messages) queue_.push_back(std::move(m));
+    for (auto& m : rd.messages)
+      queue_.push_back(std::move(m));
     for (const auto& e : rd.committed_entries) {
       EXPECT_EQ(e.index, n.applied_index + 1) << "node " << id;
       n.applied_index = e.index;
@@ -85,13 +86,15 @@ void Cluster::HandleReady(uint64_t id, std::ostream* log) {
         if (log) *log << id << " applies conf change -> " << DescribeConfState(n.conf) << "\n";
       }
     }
-    for (const auto& rs : rd.read_states) n.read_states.push_back(rs);
+    for (const auto& rs : rd.read_states)
+      n.read_states.push_back(rs);
     n.rn->Advance(rd);
   }
 }
 
 void Cluster::HandleAllReady(std::ostream* log) {
-  for (auto& [id, n] : nodes_) HandleReady(id, log);
+  for (auto& [id, n] : nodes_)
+    HandleReady(id, log);
 }
 
 size_t Cluster::DeliverRound(std::ostream* log) {
@@ -137,7 +140,9 @@ void Cluster::Crash(uint64_t id) {
   n.applied.clear();
 }
 
-void Cluster::Restart(uint64_t id) { Start(nodes_.at(id)); }
+void Cluster::Restart(uint64_t id) {
+  Start(nodes_.at(id));
+}
 
 void Cluster::Compact(uint64_t id, uint64_t index) {
   Node& n = nodes_.at(id);

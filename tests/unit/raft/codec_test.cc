@@ -78,10 +78,12 @@ TEST(Codec, Decode_survivesRandomInput) {
   for (int i = 0; i < 20000; ++i) {
     std::string in = base;
     int flips = 1 + static_cast<int>(rng.Uniform(4));
-    for (int f = 0; f < flips; ++f) in[rng.Uniform(in.size())] = static_cast<char>(rng.Next());
+    for (int f = 0; f < flips; ++f)
+      in[rng.Uniform(in.size())] = static_cast<char>(rng.Next());
     (void)DecodeMessage(in);
     std::string junk(rng.Uniform(64), '\0');
-    for (auto& c : junk) c = static_cast<char>(rng.Next());
+    for (auto& c : junk)
+      c = static_cast<char>(rng.Next());
     if (!junk.empty()) junk[0] = 'M';
     if (junk.size() > 1) junk[1] = 1;
     (void)DecodeMessage(junk);

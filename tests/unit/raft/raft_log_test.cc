@@ -5,7 +5,9 @@
 namespace etcdpp::raft {
 namespace {
 
-Entry E(uint64_t index, uint64_t term) { return Entry{term, index, EntryType::kNormal, ""}; }
+Entry E(uint64_t index, uint64_t term) {
+  return Entry{term, index, EntryType::kNormal, ""};
+}
 
 TEST(RaftLog, FindConflict) {
   MemoryStorage s;
@@ -23,7 +25,7 @@ TEST(RaftLog, MaybeAppend_consistencyCheckAndCommit) {
   log.Append({E(1, 1), E(2, 2), E(3, 3)});
   EXPECT_FALSE(log.MaybeAppend(3, 2, 3, {E(4, 4)}).has_value());  // wrong prev term
   EXPECT_FALSE(log.MaybeAppend(4, 3, 3, {}).has_value());         // prev beyond log
-  auto last = log.MaybeAppend(2, 2, 10, {E(3, 4), E(4, 4)});       // replaces 3
+  auto last = log.MaybeAppend(2, 2, 10, {E(3, 4), E(4, 4)});      // replaces 3
   ASSERT_TRUE(last.has_value());
   EXPECT_EQ(*last, 4u);
   EXPECT_EQ(log.committed(), 4u);  // min(leader commit, last new)

@@ -33,7 +33,8 @@ std::vector<Message> Drain(RawNode& rn, MemoryStorage& s) {
     Ready rd = rn.Ready();
     if (!rd.hard_state.empty()) s.SetHardState(rd.hard_state);
     EXPECT_TRUE(s.Append(rd.entries).ok());
-    for (auto& m : rd.messages) out.push_back(std::move(m));
+    for (auto& m : rd.messages)
+      out.push_back(std::move(m));
     rn.Advance(rd);
   }
   return out;
@@ -56,7 +57,8 @@ Message Vote(uint64_t from, uint64_t to, uint64_t term, uint64_t last_index, uin
 TEST(RaftPaper, FollowerStartsElectionAfterTimeout) {
   MemoryStorage s;
   auto rn = NewNode(&s, 1, {1, 2, 3});
-  for (int i = 0; i < 20 && rn->raft().state() == StateType::kFollower; ++i) rn->Tick();
+  for (int i = 0; i < 20 && rn->raft().state() == StateType::kFollower; ++i)
+    rn->Tick();
   EXPECT_EQ(rn->raft().state(), StateType::kCandidate);
   EXPECT_EQ(rn->raft().term(), 2u);  // bootstrapped in term 1
   EXPECT_EQ(rn->raft().vote(), 1u);
@@ -64,7 +66,8 @@ TEST(RaftPaper, FollowerStartsElectionAfterTimeout) {
   EXPECT_TRUE(rd.must_sync);  // the vote must be durable before the requests go out
   EXPECT_EQ(rd.hard_state.vote, 1u);
   ASSERT_EQ(rd.messages.size(), 2u);
-  for (const auto& m : rd.messages) EXPECT_EQ(m.type, MessageType::kVote);
+  for (const auto& m : rd.messages)
+    EXPECT_EQ(m.type, MessageType::kVote);
 }
 
 // §5.2: "Each server will vote for at most one candidate in a given term, on a
@@ -185,13 +188,15 @@ TEST(RaftPaper, LeaderRepairsDivergentFollowerLog) {
   ASSERT_TRUE(cl.node(1).rn->Campaign().ok());
   cl.Stabilize(nullptr);
   cl.Isolate(1);
-  for (int i = 0; i < 5; ++i) ASSERT_TRUE(cl.node(1).rn->Propose("lost").ok());
+  for (int i = 0; i < 5; ++i)
+    ASSERT_TRUE(cl.node(1).rn->Propose("lost").ok());
   cl.Stabilize(nullptr);
   cl.Heal();
   cl.Isolate(1);
   ASSERT_TRUE(cl.node(2).rn->Campaign().ok());
   cl.Stabilize(nullptr);
-  for (int i = 0; i < 3; ++i) ASSERT_TRUE(cl.node(2).rn->Propose("kept").ok());
+  for (int i = 0; i < 3; ++i)
+    ASSERT_TRUE(cl.node(2).rn->Propose("kept").ok());
   cl.Stabilize(nullptr);
   cl.Heal();
   cl.Tick(2, 1, nullptr);  // heartbeat: node 1 steps down and gets repaired
@@ -199,8 +204,10 @@ TEST(RaftPaper, LeaderRepairsDivergentFollowerLog) {
   const RaftLog& l1 = cl.node(1).rn->raft().log();
   const RaftLog& l2 = cl.node(2).rn->raft().log();
   ASSERT_EQ(l1.LastIndex(), l2.LastIndex());
-  for (uint64_t i = 2; i <= l2.LastIndex(); ++i) EXPECT_EQ(*l1.Term(i), *l2.Term(i)) << i;
-  for (const auto& e : cl.node(1).applied) EXPECT_NE(e.data, "lost");
+  for (uint64_t i = 2; i <= l2.LastIndex(); ++i)
+    EXPECT_EQ(*l1.Term(i), *l2.Term(i)) << i;
+  for (const auto& e : cl.node(1).applied)
+    EXPECT_NE(e.data, "lost");
 }
 
 TEST(RaftPaper, ProposalWithoutLeaderIsReportedDropped) {

@@ -36,8 +36,8 @@ namespace {
 struct Cmd {
   std::string line;
   std::string name;
-  std::vector<std::string> args;                // positional
-  std::map<std::string, std::string> opts;      // key=value (or key= "" for flags)
+  std::vector<std::string> args;            // positional
+  std::map<std::string, std::string> opts;  // key=value (or key= "" for flags)
   std::string expected;
 };
 
@@ -72,8 +72,7 @@ std::vector<Cmd> Parse(const std::string& path) {
     while (ss >> tok) {
       auto eq = tok.find('=');
       if (eq == std::string::npos && tok.find_first_not_of("0123456789") != std::string::npos &&
-          (tok == "verbose" || tok == "pre-vote" || tok == "check-quorum" ||
-           tok == "lease-read")) {
+          (tok == "verbose" || tok == "pre-vote" || tok == "check-quorum" || tok == "lease-read")) {
         c.opts[tok] = "";
       } else if (eq != std::string::npos) {
         c.opts[tok.substr(0, eq)] = tok.substr(eq + 1);
@@ -83,7 +82,8 @@ std::vector<Cmd> Parse(const std::string& path) {
     }
     std::getline(in, line);
     EXPECT_EQ(line, "----") << path << ": expected ---- after " << c.line;
-    while (std::getline(in, line) && !line.empty()) c.expected += line + "\n";
+    while (std::getline(in, line) && !line.empty())
+      c.expected += line + "\n";
     cmds.push_back(c);
   }
   return cmds;
@@ -105,9 +105,11 @@ class Runner {
       }
       if (c.opts.count("max-msg")) o.max_size_per_msg = std::stoull(c.opts.at("max-msg"));
       std::vector<uint64_t> ids;
-      for (size_t i = 0; i < c.args.size(); ++i) ids.push_back(id(i));
+      for (size_t i = 0; i < c.args.size(); ++i)
+        ids.push_back(id(i));
       if (c.name == "add-empty") {
-        for (uint64_t x : ids) cl_.AddEmptyNode(x, o);
+        for (uint64_t x : ids)
+          cl_.AddEmptyNode(x, o);
       } else {
         auto voters = c.opts.count("voters") ? ParseIds(c.opts.at("voters")) : ids;
         auto learners =
@@ -148,7 +150,8 @@ class Runner {
       cl_.HandleReady(id(0), nullptr);
     } else if (c.name == "read-states") {
       auto& rs = cl_.node(id(0)).read_states;
-      for (const auto& r : rs) out << "ctx=" << r.request_ctx << " index=" << r.index << "\n";
+      for (const auto& r : rs)
+        out << "ctx=" << r.request_ctx << " index=" << r.index << "\n";
       if (rs.empty()) out << "none\n";
       rs.clear();
     } else if (c.name == "stabilize") {
@@ -182,7 +185,8 @@ class Runner {
       const RaftLog& log = cl_.node(id(0)).rn->raft().log();
       auto ents = log.Slice(log.FirstIndex(), log.LastIndex() + 1, UINT64_MAX);
       if (ents.ok()) {
-        for (const auto& e : *ents) out << DescribeEntry(e) << "\n";
+        for (const auto& e : *ents)
+          out << DescribeEntry(e) << "\n";
         if (ents->empty()) out << "log is empty: first index=" << log.FirstIndex() << "\n";
       }
     } else if (c.name == "applied") {
