@@ -152,9 +152,10 @@ void Cluster::Compact(uint64_t id, uint64_t index) {
 
 void Cluster::TickElection(uint64_t id, std::ostream* log) {
   Node& n = nodes_.at(id);
+  // Until the election timer fires (it restarts from 0): one campaign (or pre-campaign).
   for (int i = 0; i < 4 * n.opts.election_tick; ++i) {
     n.rn->Tick();
-    if (n.rn->raft().state() != StateType::kFollower) break;
+    if (n.rn->raft().election_elapsed() == 0) break;
   }
   HandleReady(id, log);
 }

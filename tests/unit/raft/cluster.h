@@ -68,7 +68,7 @@ class Cluster {
   // Snapshot at `index` (<= applied) with the node's conf, then compact the log to it.
   void Compact(uint64_t id, uint64_t index);
 
-  // Ticks the node until it leaves the follower state (or `max` ticks).
+  // Ticks the node until its election timer fires once (it campaigns if it can).
   void TickElection(uint64_t id, std::ostream* log);
   void Tick(uint64_t id, int n, std::ostream* log);
 
