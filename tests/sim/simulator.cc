@@ -181,6 +181,7 @@ class Sim {
   bool conf_applied_ = false;
   uint64_t max_msg_bytes_ = 120;
   uint64_t storm_ = 1;
+  bool flow_limits_ = false;
   std::vector<uint64_t> gvoters_;  // voters of the latest committed configuration
   struct Kill {
     uint64_t at;
@@ -202,6 +203,7 @@ void Sim::Bootstrap() {
   long_delays_ = Chance(700);
   // One entry per MsgApp (widens windows such as Figure 8's) or a few (batching, pipelining).
   max_msg_bytes_ = Chance(500) ? 1 : 120;
+  flow_limits_ = Chance(300);  // tight inflight-bytes and uncommitted-size limits
   // Fault intensity: calm (1), stormy (4: frequent leader crashes/partitions).
   storm_ = Chance(400) ? 4 : 1;
   int max_ids = o_.nodes + 3;  // spare ids for membership changes
@@ -233,12 +235,14 @@ void Sim::Bootstrap() {
     n.started = true;
     StartNode(n);
   }
-  Ev({1, pre_vote_, check_quorum_, drop_per_mille_, long_delays_, max_msg_bytes_, storm_}, [&] {
-    return "bootstrap nodes=" + std::to_string(o_.nodes) +
-           " pre_vote=" + std::to_string(pre_vote_) +
-           " check_quorum=" + std::to_string(check_quorum_) +
-           " drop=" + std::to_string(drop_per_mille_) + "/1000";
-  });
+  Ev({1, pre_vote_, check_quorum_, drop_per_mille_, long_delays_, max_msg_bytes_, storm_,
+      flow_limits_},
+     [&] {
+       return "bootstrap nodes=" + std::to_string(o_.nodes) +
+              " pre_vote=" + std::to_string(pre_vote_) +
+              " check_quorum=" + std::to_string(check_quorum_) +
+              " drop=" + std::to_string(drop_per_mille_) + "/1000";
+     });
 }
 
 void Sim::StartNode(SimNode& n) {
@@ -251,6 +255,8 @@ void Sim::StartNode(SimNode& n) {
   c.applied = snap->metadata.index;
   c.max_size_per_msg = max_msg_bytes_;
   c.max_inflight_msgs = 4;
+  c.max_inflight_bytes = flow_limits_ ? 16 : 0;
+  c.max_uncommitted_entries_size = flow_limits_ ? 40 : 0;
   c.check_quorum = check_quorum_;
   c.pre_vote = pre_vote_;
   c.seed = o_.seed * 1000003 + n.incarnation;
