@@ -97,9 +97,12 @@ int main(int argc, char** argv) {
     if (violations <= 3) {
       std::printf("VIOLATION seed %" PRIu64 " at t=%" PRIu64 ": %s\n", s, r.violation_time,
                   r.what.c_str());
+      // Chaos decisions before time T do not depend on --steps, so a violation during the
+      // chaos phase replays identically with --steps T+1: the shortest trace reaching it.
+      uint64_t min_steps = r.violation_time < steps ? r.violation_time + 1 : steps;
       std::printf("  replay: raft-sim --seed %" PRIu64 " --nodes %" PRIu64 " --steps %" PRIu64
                   "%s%s\n",
-                  s, nodes, steps, bug.empty() ? "" : " --inject-bug ", bug.c_str());
+                  s, nodes, min_steps, bug.empty() ? "" : " --inject-bug ", bug.c_str());
       if (!replay) {
         std::printf("  last events:\n");
         for (const auto& line : r.trace_tail)
