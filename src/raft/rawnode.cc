@@ -78,6 +78,17 @@ etcdpp::Status RawNode::Step(Message m) {
   if (IsResponseMessage(m.type) && !raft_.tracker().IsMember(m.from)) {
     return etcdpp::Status::OK();  // ErrStepPeerNotFound in etcd: ignore
   }
+  // Shape checks at the transport boundary: raft's invariants assume well-formed appends.
+  if (m.type == MessageType::kApp) {
+    for (size_t i = 0; i < m.entries.size(); ++i) {
+      if (m.entries[i].index != m.index + 1 + i || m.entries[i].term > m.term) {
+        return etcdpp::Status::InvalidArgument("raft: malformed MsgApp entries");
+      }
+    }
+  }
+  if (m.type == MessageType::kSnap && m.snapshot == nullptr) {
+    return etcdpp::Status::InvalidArgument("raft: MsgSnap without snapshot");
+  }
   return raft_.Step(std::move(m));
 }
 

@@ -88,8 +88,8 @@ class RawNode {
   // it with the next snapshot).
   ConfState ApplyConfChange(const ConfChange& cc);
   ConfState ApplyConfChange(const ConfChangeV2& cc);
-  // A message from a peer. InvalidArgument for local-only types; responses from nodes not in
-  // the configuration are ignored.
+  // A message from a peer. InvalidArgument for local-only types and malformed appends /
+  // snapshots; responses from nodes not in the configuration are ignored.
   etcdpp::Status Step(Message m);
   // Linearizable read: a ReadState with this context appears in a later Ready (ctx must be
   // unique per request). ErrProposalDropped() when no leader is known.

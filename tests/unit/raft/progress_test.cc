@@ -27,9 +27,9 @@ TEST(Progress, MaybeDecrTo_probeOnlyAcceptsRejectionOfTheProbe) {
   pr.next = 10;
   EXPECT_FALSE(pr.MaybeDecrTo(5, 4));  // not the probe we sent (next-1 = 9): stale
   EXPECT_TRUE(pr.MaybeDecrTo(9, 6));
-  EXPECT_EQ(pr.next, 7u);              // the follower's hint + 1
+  EXPECT_EQ(pr.next, 7u);  // the follower's hint + 1
   EXPECT_TRUE(pr.MaybeDecrTo(6, 0));
-  EXPECT_EQ(pr.next, 4u);              // never below match + 1
+  EXPECT_EQ(pr.next, 4u);  // never below match + 1
 }
 
 TEST(Progress, MaybeDecrTo_replicateFallsBackToMatch) {
@@ -77,14 +77,16 @@ TEST(ProgressTracker, CommittedIgnoresLearners) {
 
 TEST(ProgressTracker, VotesAndQuorumActive) {
   ProgressTracker t(8, 0);
-  for (uint64_t id : {1, 2, 3}) t.AddNode(id, false, 1);
+  for (uint64_t id : {1, 2, 3})
+    t.AddNode(id, false, 1);
   t.RecordVote(1, true);
   EXPECT_EQ(t.TallyVotes(), VoteResult::kPending);
   t.RecordVote(2, false);
   EXPECT_EQ(t.TallyVotes(), VoteResult::kPending);
   t.RecordVote(3, true);
   EXPECT_EQ(t.TallyVotes(), VoteResult::kWon);
-  for (auto& [id, pr] : t.progress()) pr.recent_active = id == 1;
+  for (auto& [id, pr] : t.progress())
+    pr.recent_active = id == 1;
   EXPECT_FALSE(t.QuorumActive());
   t.Get(3)->recent_active = true;
   EXPECT_TRUE(t.QuorumActive());

@@ -249,3 +249,32 @@ TEST(RawNode, MaxUncommittedSize_dropsProposals) {
 
 }  // namespace
 }  // namespace etcdpp::raft
+
+namespace etcdpp::raft {
+namespace {
+
+TEST(RawNode, Step_rejectsMalformedAppendAndSnapshot) {
+  MemoryStorage s;
+  RawNode rn(SingleConfig(&s));
+  Message app;
+  app.type = MessageType::kApp;
+  app.from = 2;
+  app.to = 1;
+  app.term = 3;
+  app.index = 1;
+  app.log_term = 1;
+  app.entries = {Entry{3, 5, EntryType::kNormal, "gap"}};  // should be index 2
+  EXPECT_EQ(rn.Step(app).code(), Code::kInvalidArgument);
+  app.entries = {Entry{4, 2, EntryType::kNormal, "future term"}};
+  EXPECT_EQ(rn.Step(app).code(), Code::kInvalidArgument);
+  Message snap;
+  snap.type = MessageType::kSnap;
+  snap.from = 2;
+  snap.to = 1;
+  snap.term = 3;
+  EXPECT_EQ(rn.Step(snap).code(), Code::kInvalidArgument);
+  EXPECT_EQ(rn.raft().term(), 0u);  // nothing was stepped
+}
+
+}  // namespace
+}  // namespace etcdpp::raft
