@@ -225,7 +225,7 @@ std::vector<Entry> RaftLog::NextCommittedEnts() const {
 
 Result<Snapshot> RaftLog::GetSnapshot() const {
   if (unstable_snapshot_) return *unstable_snapshot_;
-  return storage_->GetSnapshot();
+  return storage_->Snapshot();
 }
 
 void RaftLog::Restore(const Snapshot& s) {

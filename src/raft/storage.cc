@@ -78,11 +78,11 @@ Result<uint64_t> MemoryStorage::FirstIndex() const {
 Result<uint64_t> MemoryStorage::LastIndex() const {
   return last_index();
 }
-Result<Snapshot> MemoryStorage::GetSnapshot() const {
+Result<raft::Snapshot> MemoryStorage::Snapshot() const {
   return snapshot_;
 }
 
-Status MemoryStorage::ApplySnapshot(const Snapshot& snap) {
+Status MemoryStorage::ApplySnapshot(const raft::Snapshot& snap) {
   if (snapshot_.metadata.index >= snap.metadata.index) return ErrSnapOutOfDate();
   snapshot_ = snap;
   ents_.assign(1, Entry{});
@@ -91,7 +91,8 @@ Status MemoryStorage::ApplySnapshot(const Snapshot& snap) {
   return Status::OK();
 }
 
-Result<Snapshot> MemoryStorage::CreateSnapshot(uint64_t i, const ConfState* cs, std::string data) {
+Result<raft::Snapshot> MemoryStorage::CreateSnapshot(uint64_t i, const ConfState* cs,
+                                                     std::string data) {
   if (i <= snapshot_.metadata.index) return ErrSnapOutOfDate();
   if (i > last_index()) std::abort();  // programmer error: snapshot beyond the log
   snapshot_.metadata.index = i;

@@ -46,7 +46,7 @@ class Storage {
   virtual Result<uint64_t> LastIndex() const = 0;
   // The most recent snapshot; kUnavailable-like ErrSnapshotTemporarilyUnavailable if it is
   // being built (raft retries later).
-  virtual Result<Snapshot> GetSnapshot() const = 0;
+  virtual Result<raft::Snapshot> Snapshot() const = 0;
 };
 
 // Entries and snapshot in memory. Index 0 of ents_ is a dummy carrying the snapshot's
@@ -60,15 +60,15 @@ class MemoryStorage : public Storage {
   Result<uint64_t> Term(uint64_t i) const override;
   Result<uint64_t> FirstIndex() const override;
   Result<uint64_t> LastIndex() const override;
-  Result<Snapshot> GetSnapshot() const override;
+  Result<raft::Snapshot> Snapshot() const override;
 
   void SetHardState(const HardState& hs) { hard_state_ = hs; }
   const HardState& hard_state() const { return hard_state_; }
   // Replaces everything with the snapshot. ErrSnapOutOfDate if older than the current one.
-  Status ApplySnapshot(const Snapshot& snap);
+  Status ApplySnapshot(const raft::Snapshot& snap);
   // Makes a snapshot at index i (<= LastIndex()) with the given conf state and data, to be
   // followed by Compact(). ErrSnapOutOfDate if i <= current snapshot index.
-  Result<Snapshot> CreateSnapshot(uint64_t i, const ConfState* cs, std::string data);
+  Result<raft::Snapshot> CreateSnapshot(uint64_t i, const ConfState* cs, std::string data);
   // Discards entries before compact_index (that entry becomes the dummy). ErrCompacted if
   // already compacted; compact_index must be <= LastIndex() (programmer error otherwise).
   Status Compact(uint64_t compact_index);
@@ -81,7 +81,7 @@ class MemoryStorage : public Storage {
   uint64_t last_index() const { return ents_[0].index + ents_.size() - 1; }
 
   HardState hard_state_;
-  Snapshot snapshot_;
+  raft::Snapshot snapshot_;
   std::vector<Entry> ents_;
 };
 

@@ -251,7 +251,7 @@ void Sim::StartNode(SimNode& n) {
   c.election_tick = kElectionTicks;
   c.heartbeat_tick = 1;
   c.storage = n.disk.get();
-  auto snap = n.disk->GetSnapshot();
+  auto snap = n.disk->Snapshot();
   c.applied = snap->metadata.index;
   c.max_size_per_msg = max_msg_bytes_;
   c.max_inflight_msgs = 4;

@@ -13,7 +13,7 @@ void Cluster::Start(Node& n) {
   c.election_tick = n.opts.election_tick;
   c.heartbeat_tick = n.opts.heartbeat_tick;
   c.storage = n.storage.get();
-  c.applied = n.storage->GetSnapshot()->metadata.index;
+  c.applied = n.storage->Snapshot()->metadata.index;
   c.max_size_per_msg = n.opts.max_size_per_msg;
   c.max_inflight_msgs = n.opts.max_inflight_msgs;
   c.pre_vote = n.opts.pre_vote;
@@ -23,7 +23,7 @@ void Cluster::Start(Node& n) {
   c.seed = n.id;
   n.rn = std::make_unique<RawNode>(c);
   n.applied_index = c.applied;
-  n.conf = n.storage->GetSnapshot()->metadata.conf_state;
+  n.conf = n.storage->Snapshot()->metadata.conf_state;
   n.down = false;
 }
 
