@@ -98,7 +98,9 @@ class TxnWrite : public ReadView {
   // Deletes every live key in the range (rules as Range); returns them (prev kvs).
   virtual Result<std::vector<mvccpb::KeyValue>> DeleteRange(std::string_view key,
                                                             std::string_view end) = 0;
-  // Events produced so far by this txn, in order (for the watch hub later).
+  // Events produced so far by this txn, in order (for the watch hub): take
+  // them before End(), which clears them. PUT events carry prev_kv when the
+  // key existed; DELETE events carry kv{key, mod_revision} and prev_kv.
   virtual const std::vector<mvccpb::Event>& Changes() const = 0;
   // Ends the txn: bumps the store revision iff there were changes.
   virtual Status End() = 0;
