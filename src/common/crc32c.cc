@@ -16,7 +16,8 @@ constexpr std::array<uint32_t, 256> MakeTable() {
   std::array<uint32_t, 256> t{};
   for (uint32_t i = 0; i < 256; ++i) {
     uint32_t c = i;
-    for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ kPoly : c >> 1;
+    for (int k = 0; k < 8; ++k)
+      c = (c & 1) ? (c >> 1) ^ kPoly : c >> 1;
     t[i] = c;
   }
   return t;
@@ -25,7 +26,8 @@ constexpr auto kTable = MakeTable();
 
 uint32_t ExtendTable(uint32_t crc, const uint8_t* p, size_t n) {
   uint32_t c = ~crc;
-  for (size_t i = 0; i < n; ++i) c = kTable[(c ^ p[i]) & 0xff] ^ (c >> 8);
+  for (size_t i = 0; i < n; ++i)
+    c = kTable[(c ^ p[i]) & 0xff] ^ (c >> 8);
   return ~c;
 }
 
@@ -40,7 +42,8 @@ __attribute__((target("sse4.2"))) uint32_t ExtendHw(uint32_t crc, const uint8_t*
     n -= 8;
   }
   uint32_t c32 = static_cast<uint32_t>(c);
-  while (n-- > 0) c32 = _mm_crc32_u8(c32, *p++);
+  while (n-- > 0)
+    c32 = _mm_crc32_u8(c32, *p++);
   return ~c32;
 }
 const bool kHaveHw = __builtin_cpu_supports("sse4.2");

@@ -10,6 +10,8 @@ namespace etcdpp::crc32c {
 
 // Extend a running CRC (start with 0) over [data, data+n).
 uint32_t Extend(uint32_t crc, const void* data, size_t n);
-inline uint32_t Value(std::string_view s) { return Extend(0, s.data(), s.size()); }
+inline uint32_t Value(std::string_view s) {
+  return Extend(0, s.data(), s.size());
+}
 
 }  // namespace etcdpp::crc32c

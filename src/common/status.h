@@ -111,17 +111,16 @@ class [[nodiscard]] Result {
 }  // namespace etcdpp
 
 // Propagate a non-OK Status from an expression.
-#define ETCDPP_RETURN_IF_ERROR(expr)           \
-  do {                                         \
-    ::etcdpp::Status _st = (expr);             \
-    if (!_st.ok()) return _st;                 \
+#define ETCDPP_RETURN_IF_ERROR(expr) \
+  do {                               \
+    ::etcdpp::Status _st = (expr);   \
+    if (!_st.ok()) return _st;       \
   } while (0)
 
 #define ETCDPP_CONCAT_INNER(a, b) a##b
 #define ETCDPP_CONCAT(a, b) ETCDPP_CONCAT_INNER(a, b)
 // Assign the value of a Result or return its Status: ETCDPP_ASSIGN_OR_RETURN(auto x, F());
-#define ETCDPP_ASSIGN_OR_RETURN(lhs, expr)                              \
-  auto ETCDPP_CONCAT(_res_, __LINE__) = (expr);                         \
-  if (!ETCDPP_CONCAT(_res_, __LINE__).ok())                             \
-    return ETCDPP_CONCAT(_res_, __LINE__).status();                     \
+#define ETCDPP_ASSIGN_OR_RETURN(lhs, expr)                                                  \
+  auto ETCDPP_CONCAT(_res_, __LINE__) = (expr);                                             \
+  if (!ETCDPP_CONCAT(_res_, __LINE__).ok()) return ETCDPP_CONCAT(_res_, __LINE__).status(); \
   lhs = std::move(ETCDPP_CONCAT(_res_, __LINE__)).value()

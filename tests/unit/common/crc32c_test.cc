@@ -15,7 +15,8 @@ TEST(Crc32c, KnownVectors) {
   std::string ones(32, '\xff');
   EXPECT_EQ(crc32c::Value(ones), 0x62A8AB43u);
   std::string inc(32, '\0');
-  for (int i = 0; i < 32; ++i) inc[i] = static_cast<char>(i);
+  for (int i = 0; i < 32; ++i)
+    inc[i] = static_cast<char>(i);
   EXPECT_EQ(crc32c::Value(inc), 0x46DD794Eu);
 }
 
