@@ -283,7 +283,7 @@ bool RaftNode::HandleReady(const std::vector<uint64_t>& batch_ids) {
     uint64_t last = rd.committed_entries.back().index;
     // 4. Advance, then hand the entries over (moved, not copied). Advance
     //    only books them as stable/applied inside the RawNode; nothing runs
-    //    between it and the hand-off, so the order is the contract's.
+    //    between it and the hand-off, so this equals the contract order.
     node_->Advance(rd);
     sink_(std::move(rd.committed_entries));
     CompactStorage(last);
