@@ -1,11 +1,14 @@
-// The raft loop: ONE thread owns the consensus core (SoloRaft now, src/raft's
-// RawNode later) and the WAL. Per round it
-//   1. drains every queued proposal into the core (group commit: whatever
+// The raft loop: ONE thread owns the consensus core (src/raft's RawNode over
+// a raft::MemoryStorage) and the WAL. Per round it
+//   1. ticks the core when the heartbeat interval elapsed,
+//   2. drains every queued proposal into the core (group commit: whatever
 //      is ready goes into one Ready),
-//   2. persists the Ready with ONE wal->Save(hard_state, entries) = one
-//      fdatasync for the whole batch,
-//   3. hands the committed entries to the applier,
-//   4. Advance()s the core.
+//   3. persists the Ready with ONE wal->Save(hard_state, entries) = one
+//      fdatasync for the whole batch, then appends it to the MemoryStorage,
+//   4. (sends messages: none with one member),
+//   5. hands the committed entries to the applier (conf changes go to
+//      RawNode::ApplyConfChange first),
+//   6. Advance()s the core.
 // Client threads never touch the core or the WAL; they enqueue and return.
 //
 // A WAL error (disk full, EIO) is fatal for writes: the proposals of the
@@ -14,6 +17,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -25,12 +29,30 @@
 #include <vector>
 
 #include "common/status.h"
+#include "raft/rawnode.h"
+#include "raft/storage.h"
 #include "raft/types.h"
-#include "server/solo_raft.h"
 #include "server/wait.h"
 #include "wal/wal.h"
 
 namespace etcdpp::server {
+
+// This member's raft state as recovered from the WAL (docs/server.md,
+// "Bootstrap and restart").
+struct RaftState {
+  uint64_t id = 0;
+  raft::HardState hard_state;
+  // The WAL's log from index 1 (the bootstrap conf-change entry) on; may be
+  // empty only in tests (then index 1 is implied).
+  std::vector<raft::Entry> entries;
+  // Everything <= applied is in the backend (its consistent index).
+  uint64_t applied = 0;
+};
+
+// The first WAL record of a new member, as etcd writes it: a ConfChange
+// AddNode(id) entry at index 1, term 1, with HardState{term 1, commit 1}.
+raft::Entry BootstrapEntry(uint64_t id);
+raft::HardState BootstrapHardState();
 
 class RaftNode {
  public:
@@ -38,16 +60,17 @@ class RaftNode {
   using CommitSink = std::function<void(std::vector<raft::Entry>)>;
 
   struct Options {
-    size_t max_entries_per_ready = 10000;  // bounds one Save (memory, latency)
+    size_t max_entries_per_ready = 10000;          // bounds one Save (memory, latency)
+    std::chrono::milliseconds tick_interval{100};  // --heartbeat-interval
+    int election_tick = 10;                        // --election-timeout / --heartbeat-interval
   };
 
-  // `wal` must have been ReadAll()'ed (positioned to append after last_index
-  // of `core`). `wait` is where failed proposals are reported.
-  RaftNode(std::unique_ptr<SoloRaft> core, wal::Wal* wal, WaitRegistry* wait, CommitSink sink,
-           Options opts);
+  // `wal` must have been ReadAll()'ed (positioned to append after the last
+  // entry of `state`). `wait` is where failed proposals are reported.
+  RaftNode(RaftState state, wal::Wal* wal, WaitRegistry* wait, CommitSink sink, Options opts);
   ~RaftNode();
 
-  // Campaigns (single member: wins at once) and starts the loop thread.
+  // Campaigns (single voter: wins at once) and starts the loop thread.
   void Start();
   // Processes everything already proposed, then stops the thread. Idempotent.
   void Stop();
@@ -60,7 +83,8 @@ class RaftNode {
   // The ReadIndex seam: calls `cb` with an index such that every write
   // acknowledged before this call is at or below it. Single member: the
   // commit index (every acknowledged write has been persisted and committed
-  // first). With a RawNode this becomes a batched ReadIndex round.
+  // first, and no other leader can exist). With peers this becomes a batched
+  // RawNode::ReadIndex round.
   void ReadIndex(const std::function<void(Result<uint64_t>)>& cb);
 
   uint64_t Term() const { return term_.load(std::memory_order_acquire); }
@@ -84,8 +108,12 @@ class RaftNode {
   // Handles one Ready; returns false if the WAL failed.
   bool HandleReady(const std::vector<uint64_t>& batch_ids);
   void FailBatch(const std::vector<uint64_t>& ids, const Status& st);
+  // Drops applied entries from memory, keeping a tail (no follower needs them).
+  void CompactStorage(uint64_t applied);
 
-  std::unique_ptr<SoloRaft> core_;
+  // storage_ before node_: the RawNode reads it.
+  std::unique_ptr<raft::MemoryStorage> storage_;
+  std::unique_ptr<raft::RawNode> node_;
   wal::Wal* wal_;
   WaitRegistry* wait_;
   CommitSink sink_;

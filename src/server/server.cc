@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -17,7 +18,6 @@
 #include "server/listeners.h"
 #include "server/raft_node.h"
 #include "server/read_pool.h"
-#include "server/solo_raft.h"
 #include "server/version.h"
 
 namespace etcdpp::server {
@@ -199,12 +199,22 @@ Status EtcdServer::OpenStorage() {
     auto w = wal::Wal::Create(wal_dir_, md.SerializeAsString(), wopts);
     if (!w.ok()) return w.status();
     wal_ = std::move(w).value();
-    // etcd bootstraps a new member at term 1 (its initial conf-change
-    // entries) and then wins term 2; start from the same term so that
-    // `endpoint status` shows what etcd shows.
-    rr.hard_state.term = 1;
     LOG_INFO("starting local member", {"local-member-id", IdToHex(member_id_)},
              {"cluster-id", IdToHex(cluster_id_)});
+  }
+
+  if (rr.entries.empty()) {
+    // A new member (or one that died before its first Save completed): write
+    // the bootstrap record as etcd does, a ConfChange AddNode(self) entry at
+    // index 1, term 1, committed (HardState{1, 0, 1}); the member then wins
+    // term 2. fdatasync'ed before raft starts: every later entry follows it.
+    rr.hard_state = BootstrapHardState();
+    rr.entries.push_back(BootstrapEntry(member_id_));
+    ETCDPP_RETURN_IF_ERROR(wal_->Save(rr.hard_state, rr.entries, /*sync=*/true));
+  } else if (rr.entries.front().index != 1) {
+    // Raft snapshots / WAL purge are not implemented yet: the log must be whole.
+    return Status::Corruption("wal: first entry in " + wal_dir_ + " has index " +
+                              std::to_string(rr.entries.front().index) + ", expected 1");
   }
 
   // Recovery (durability invariant, ARCHITECTURE.md §5): state = LMDB at its
@@ -227,11 +237,7 @@ Status EtcdServer::OpenStorage() {
   aopts.ctx.lease_exists = [](int64_t) { return false; };
   aopts.term = [this] { return raft_ ? raft_->Term() : 0; };
   applier_ = std::make_unique<Applier>(store_.get(), &wait_, aopts);
-  uint64_t last_index = 0, last_term = 0;
-  if (!rr.entries.empty()) {
-    last_index = rr.entries.back().index;
-    last_term = rr.entries.back().term;
-  }
+  const uint64_t last_index = rr.entries.back().index;
   if (store_->ConsistentIndex() > last_index) {
     return Status::Corruption("backend consistent index " +
                               std::to_string(store_->ConsistentIndex()) +
@@ -247,13 +253,22 @@ Status EtcdServer::OpenStorage() {
              {"entries", static_cast<uint64_t>(to_replay)}, {"last-index", last_index});
     ETCDPP_RETURN_IF_ERROR(applier_->ApplyNow(rr.entries));
   }
-  rr.entries.clear();
 
-  auto core = std::make_unique<SoloRaft>(member_id_, rr.hard_state, last_index, last_term);
+  // Raft restarts from the same log (MemoryStorage rebuilt from the WAL) with
+  // everything up to the backend's consistent index applied; after the replay
+  // above that is the whole log.
+  RaftState rs;
+  rs.id = member_id_;
+  rs.hard_state = rr.hard_state;
+  rs.entries = std::move(rr.entries);
+  rs.applied = store_->ConsistentIndex();
+  RaftNode::Options ropts;
+  const uint64_t hb = std::max<uint64_t>(cfg_.heartbeat_interval_ms, 1);
+  ropts.tick_interval = std::chrono::milliseconds(hb);
+  ropts.election_tick = static_cast<int>(std::max<uint64_t>(cfg_.election_timeout_ms / hb, 2));
   raft_ = std::make_unique<RaftNode>(
-      std::move(core), wal_.get(), &wait_,
-      [this](std::vector<raft::Entry> es) { applier_->Enqueue(std::move(es)); },
-      RaftNode::Options{});
+      std::move(rs), wal_.get(), &wait_,
+      [this](std::vector<raft::Entry> es) { applier_->Enqueue(std::move(es)); }, ropts);
   return Status::OK();
 }
 

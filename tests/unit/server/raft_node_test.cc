@@ -9,6 +9,8 @@
 #include <mutex>
 #include <thread>
 
+#include "raft/codec.h"
+
 namespace etcdpp::server {
 namespace {
 
@@ -85,26 +87,107 @@ struct Sink {
 
 constexpr uint64_t kId = 0x8e9e05c52164694dull;
 
-TEST(SoloRaft, CampaignBumpsTermAndCommitsOnPersist) {
-  SoloRaft r(kId, raft::HardState{3, kId, 7}, 7, 3);
-  EXPECT_FALSE(r.HasReady());
-  EXPECT_EQ(r.Propose("early").code(), Code::kUnavailable);  // not leader yet
-  ASSERT_TRUE(r.Campaign().ok());
-  EXPECT_EQ(r.term(), 4u);
-  ASSERT_TRUE(r.Propose("a").ok());
-  ASSERT_TRUE(r.HasReady());
-  Ready rd = r.Ready();
-  EXPECT_TRUE(rd.must_sync);
-  EXPECT_EQ(rd.hard_state, (raft::HardState{4, kId, 9}));
-  ASSERT_EQ(rd.entries.size(), 2u);
-  EXPECT_EQ(rd.entries[0].index, 8u);
-  EXPECT_TRUE(rd.entries[0].data.empty());  // the new leader's empty entry
-  EXPECT_EQ(rd.entries[1].index, 9u);
-  EXPECT_EQ(rd.entries[1].term, 4u);
-  EXPECT_EQ(rd.committed_entries, rd.entries);
-  EXPECT_FALSE(r.HasReady());  // until Advance
-  r.Advance(rd);
-  EXPECT_FALSE(r.HasReady());
+// The WAL's log of a member: the bootstrap entry, then entries 2..n of `term`.
+std::vector<raft::Entry> Log(uint64_t n, uint64_t term) {
+  std::vector<raft::Entry> es{BootstrapEntry(kId)};
+  for (uint64_t i = 2; i <= n; i++) {
+    raft::Entry e;
+    e.index = i;
+    e.term = term;
+    es.push_back(e);
+  }
+  return es;
+}
+
+RaftState NewMember() {
+  return RaftState{kId, BootstrapHardState(), Log(1, 1), 1};
+}
+
+TEST(RaftNode, BootstrapEntryIsEtcdsAddNode) {
+  raft::Entry e = BootstrapEntry(kId);
+  EXPECT_EQ(e.index, 1u);
+  EXPECT_EQ(e.term, 1u);
+  EXPECT_EQ(e.type, raft::EntryType::kConfChange);
+  auto cc = raft::DecodeConfChangeEntry(e);
+  ASSERT_TRUE(cc.ok()) << cc.status().ToString();
+  ASSERT_EQ(cc->changes.size(), 1u);
+  EXPECT_EQ(cc->changes[0].type, raft::ConfChangeType::kAddNode);
+  EXPECT_EQ(cc->changes[0].node_id, kId);
+  EXPECT_EQ(BootstrapHardState(), (raft::HardState{1, 0, 1}));
+}
+
+// Restart: the log and hard state come back, the campaign wins the next term
+// and its empty entry follows the last one; entries <= applied are not
+// handed out again.
+TEST(RaftNode, RestartCampaignsForTheNextTerm) {
+  FakeWal wal;
+  WaitRegistry wait;
+  Sink sink;
+  sink.wal = &wal;
+  {
+    std::lock_guard<std::mutex> lock(wal.mu);
+    wal.persisted = Log(7, 3);
+  }
+  RaftNode node(RaftState{kId, raft::HardState{3, kId, 7}, Log(7, 3), 7}, &wal, &wait,
+                [&](std::vector<raft::Entry> es) { sink.Add(std::move(es)); }, {});
+  EXPECT_EQ(node.Term(), 3u);
+  EXPECT_EQ(node.CommitIndex(), 7u);
+  node.Start();
+  EXPECT_TRUE(node.IsLeader());
+  EXPECT_EQ(node.Term(), 4u);
+  EXPECT_EQ(node.LeaderEntryIndex(), 8u);
+  sink.WaitFor(1);
+  node.Stop();
+  ASSERT_EQ(sink.applied.size(), 1u);
+  EXPECT_EQ(sink.applied[0].index, 8u);
+  EXPECT_EQ(sink.applied[0].term, 4u);
+  EXPECT_TRUE(sink.applied[0].data.empty());
+  EXPECT_TRUE(sink.persisted_first);
+  EXPECT_EQ(wal.last_hs, (raft::HardState{4, kId, 8}));
+}
+
+// A torn last Save can keep entries whose hard state record is lost: one
+// voter treats every persisted entry as committed, at the log's term.
+TEST(RaftNode, TornHardStateIsRaisedToTheLog) {
+  FakeWal wal;
+  WaitRegistry wait;
+  RaftNode node(RaftState{kId, raft::HardState{1, 0, 1}, Log(4, 2), 4}, &wal, &wait,
+                [](std::vector<raft::Entry>) {}, {});
+  EXPECT_EQ(node.Term(), 2u);
+  EXPECT_EQ(node.CommitIndex(), 4u);
+  node.Start();
+  EXPECT_EQ(node.Term(), 3u);
+  EXPECT_EQ(node.LeaderEntryIndex(), 5u);
+  node.Stop();
+}
+
+// A long log: the in-memory copy is trimmed behind the applied index (at
+// restart and while running) without disturbing commit or apply order.
+TEST(RaftNode, LongLogIsTrimmedInMemory) {
+  FakeWal wal;
+  WaitRegistry wait;
+  Sink sink;
+  sink.wal = &wal;
+  constexpr uint64_t kOld = 30000;
+  {
+    std::lock_guard<std::mutex> lock(wal.mu);
+    wal.persisted = Log(kOld, 2);
+  }
+  RaftNode node(RaftState{kId, raft::HardState{2, kId, kOld}, Log(kOld, 2), kOld}, &wal, &wait,
+                [&](std::vector<raft::Entry> es) { sink.Add(std::move(es)); }, {});
+  node.Start();
+  constexpr int kN = 25000;
+  for (int i = 0; i < kN; i++)
+    ASSERT_TRUE(node.Propose(i + 1, std::to_string(i)).ok());
+  sink.WaitFor(kN + 1);
+  node.Stop();
+  ASSERT_EQ(sink.applied.size(), static_cast<size_t>(kN + 1));
+  for (size_t i = 0; i < sink.applied.size(); i++)
+    ASSERT_EQ(sink.applied[i].index, kOld + 1 + i);
+  for (int i = 0; i < kN; i++)
+    ASSERT_EQ(sink.applied[i + 1].data, std::to_string(i));
+  EXPECT_TRUE(sink.persisted_first);
+  EXPECT_EQ(node.CommitIndex(), kOld + 1 + kN);
 }
 
 TEST(RaftNode, GroupCommitUsesFewerSyncsThanProposals) {
@@ -113,7 +196,7 @@ TEST(RaftNode, GroupCommitUsesFewerSyncsThanProposals) {
   Sink sink;
   sink.wal = &wal;
   wal.hold = true;  // the campaign's Save blocks until every proposal is queued
-  RaftNode node(std::make_unique<SoloRaft>(kId, raft::HardState{}, 0, 0), &wal, &wait,
+  RaftNode node(NewMember(), &wal, &wait,
                 [&](std::vector<raft::Entry> es) { sink.Add(std::move(es)); }, {});
   node.Start();
   wal.WaitInSave();
@@ -135,12 +218,15 @@ TEST(RaftNode, GroupCommitUsesFewerSyncsThanProposals) {
   EXPECT_EQ(wal.saves, 2);
   EXPECT_LT(wal.syncs, kN);
   EXPECT_TRUE(sink.persisted_first);
-  EXPECT_EQ(wal.last_hs.term, 1u);
+  EXPECT_EQ(wal.last_hs.term, 2u);  // as etcd: bootstrapped at term 1, elected at 2
   EXPECT_EQ(wal.last_hs.vote, kId);
-  EXPECT_EQ(wal.last_hs.commit, static_cast<uint64_t>(kN + 1));
-  EXPECT_EQ(node.CommitIndex(), static_cast<uint64_t>(kN + 1));
+  EXPECT_EQ(wal.last_hs.commit, static_cast<uint64_t>(kN + 2));
+  EXPECT_EQ(node.CommitIndex(), static_cast<uint64_t>(kN + 2));
   for (size_t i = 0; i < sink.applied.size(); i++)
-    EXPECT_EQ(sink.applied[i].index, i + 1);
+    EXPECT_EQ(sink.applied[i].index, i + 2);  // after the bootstrap entry
+  // Request data reaches the applier unchanged, in proposal order per thread.
+  for (size_t i = 1; i < sink.applied.size(); i++)
+    EXPECT_EQ(sink.applied[i].type, raft::EntryType::kNormal);
 }
 
 TEST(RaftNode, StopHandlesEverythingProposedBefore) {
@@ -148,7 +234,7 @@ TEST(RaftNode, StopHandlesEverythingProposedBefore) {
   WaitRegistry wait;
   Sink sink;
   sink.wal = &wal;
-  RaftNode node(std::make_unique<SoloRaft>(kId, raft::HardState{2, kId, 5}, 5, 2), &wal, &wait,
+  RaftNode node(RaftState{kId, raft::HardState{2, kId, 5}, Log(5, 2), 5}, &wal, &wait,
                 [&](std::vector<raft::Entry> es) { sink.Add(std::move(es)); }, {});
   node.Start();
   for (int i = 0; i < 50; i++)
@@ -166,7 +252,7 @@ TEST(RaftNode, WalFailureFailsBatchAndRejectsLaterWrites) {
   WaitRegistry wait;
   Sink sink;
   sink.wal = &wal;
-  RaftNode node(std::make_unique<SoloRaft>(kId, raft::HardState{}, 0, 0), &wal, &wait,
+  RaftNode node(NewMember(), &wal, &wait,
                 [&](std::vector<raft::Entry> es) { sink.Add(std::move(es)); }, {});
   node.Start();
   sink.WaitFor(1);  // the campaign entry is durable
@@ -217,7 +303,8 @@ TEST(RaftNode, RealWalRoundTrip) {
     std::mutex mu;
     std::condition_variable cv;
     size_t applied = 0;
-    RaftNode node(std::make_unique<SoloRaft>(kId, raft::HardState{1, 0, 0}, 0, 0), w->get(), &wait,
+    ASSERT_TRUE((*w)->Save(BootstrapHardState(), {BootstrapEntry(kId)}, true).ok());
+    RaftNode node(NewMember(), w->get(), &wait,
                   [&](std::vector<raft::Entry> es) {
                     std::lock_guard<std::mutex> lock(mu);
                     applied += es.size();
@@ -247,12 +334,12 @@ TEST(RaftNode, RealWalRoundTrip) {
   auto rr = (*w)->ReadAll();
   ASSERT_TRUE(rr.ok()) << rr.status().ToString();
   EXPECT_EQ(rr->metadata, "meta");
-  ASSERT_EQ(rr->entries.size(), 201u);
+  ASSERT_EQ(rr->entries.size(), 202u);  // bootstrap + leader entry + 200
   for (size_t i = 0; i < rr->entries.size(); i++)
     EXPECT_EQ(rr->entries[i].index, i + 1);
   EXPECT_EQ(rr->hard_state.term, 2u);
   EXPECT_EQ(rr->hard_state.vote, kId);
-  EXPECT_EQ(rr->hard_state.commit, 201u);
+  EXPECT_EQ(rr->hard_state.commit, 202u);
   (void)(*w)->Close();
   std::filesystem::remove_all(tmpl);
 }
