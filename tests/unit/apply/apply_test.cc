@@ -417,3 +417,43 @@ TEST_F(ApplyTest, DeleteRangePrevKvAndRevision) {
 
 }  // namespace
 }  // namespace etcdpp::apply
+
+namespace etcdpp::apply {
+namespace {
+
+// etcd: a range_end that sorts before the key is not an error; the range is
+// empty, and a DeleteRange over it removes nothing and bumps no revision.
+TEST_F(ApplyTest, RangeEndBeforeKeyIsEmptyNotAnError) {
+  ASSERT_TRUE(PutKV("a", "1").ok());
+  ASSERT_TRUE(PutKV("b", "2").ok());
+  ASSERT_TRUE(PutKV("c", "3").ok());
+  const int64_t rev = store_->CurrentRev();
+
+  RangeRequest r;
+  r.set_key("c");
+  r.set_range_end("a");
+  EXPECT_TRUE(CheckRange(r).ok());
+  auto out = Get(r);
+  EXPECT_EQ(out.kvs_size(), 0);
+  EXPECT_EQ(out.count(), 0);
+  EXPECT_FALSE(out.more());
+  EXPECT_EQ(out.header().revision(), rev);
+
+  etcdserverpb::DeleteRangeRequest d;
+  d.set_key("c");
+  d.set_range_end("a");
+  d.set_prev_kv(true);
+  EXPECT_TRUE(CheckDeleteRange(d).ok());
+  etcdserverpb::DeleteRangeResponse dout;
+  Status st = Write([&](mvcc::TxnWrite& t) { return DeleteRange(t, d, &dout); });
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(dout.deleted(), 0);
+  EXPECT_EQ(dout.prev_kvs_size(), 0);
+  EXPECT_EQ(store_->CurrentRev(), rev);
+  r.set_key("a");
+  r.set_range_end(kNul);
+  EXPECT_EQ(Get(r).count(), 3);
+}
+
+}  // namespace
+}  // namespace etcdpp::apply
