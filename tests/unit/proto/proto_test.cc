@@ -83,7 +83,9 @@ TEST(Proto, EveryEtcdMethodPathAndStreamingKind) {
     for (int i = 0; i < sd->method_count(); ++i) {
       const auto* md = sd->method(i);
       char kind = md->client_streaming() ? 'B' : (md->server_streaming() ? 'S' : 'U');
-      if (md->client_streaming()) EXPECT_TRUE(md->server_streaming()) << md->full_name();
+      if (md->client_streaming()) {
+        EXPECT_TRUE(md->server_streaming()) << md->full_name();
+      }
       found["/" + sd->full_name() + "/" + md->name()] = kind;
     }
   }
