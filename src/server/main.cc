@@ -63,8 +63,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", st.message().c_str());
     return 2;
   }
-  for (const auto& w : outcome.warnings)
-    LOG_WARN(w.c_str());
+  // etcd's own texts and fields ("recognized and used environment variable", ...).
+  etcdpp::config::LogNotes(outcome);
 
   auto server = etcdpp::server::EtcdServer::Start(cfg);
   if (!server.ok()) {
