@@ -55,6 +55,24 @@ void ProposeAndFinish(EtcdServer* s, grpc::ServerUnaryReactor* reactor, Resp* re
              });
 }
 
+// Runs `read` at once for a serializable request, or once the ReadIndex seam
+// says the applied state covers every write committed before this request.
+template <typename Read>
+void ReadConsistently(EtcdServer* s, grpc::ServerUnaryReactor* reactor, bool serializable,
+                      Read read) {
+  if (serializable) {
+    read();
+    return;
+  }
+  s->WaitLinearizable([reactor, read](const Status& st) {
+    if (!st.ok()) {
+      reactor->Finish(ToGrpcStatus(st));
+      return;
+    }
+    read();
+  });
+}
+
 }  // namespace
 
 grpc::ServerUnaryReactor* KvService::Range(grpc::CallbackServerContext* ctx,
@@ -68,17 +86,7 @@ grpc::ServerUnaryReactor* KvService::Range(grpc::CallbackServerContext* ctx,
   auto read = [s = s_, reactor, req, resp] {
     ReadAndFinish(s, reactor, resp, [&](mvcc::ReadView& v) { return apply::Range(v, *req, resp); });
   };
-  if (req->serializable()) {
-    read();
-  } else {
-    s_->WaitLinearizable([reactor, read](const Status& st) {
-      if (!st.ok()) {
-        reactor->Finish(ToGrpcStatus(st));
-        return;
-      }
-      read();
-    });
-  }
+  ReadConsistently(s_, reactor, req->serializable(), read);
   return reactor;
 }
 
@@ -130,17 +138,7 @@ grpc::ServerUnaryReactor* KvService::Txn(grpc::CallbackServerContext* ctx,
       ReadAndFinish(s, reactor, resp,
                     [&](mvcc::ReadView& v) { return apply::TxnReadOnly(v, *req, resp); });
     };
-    if (TxnSerializable(*req)) {
-      read();
-    } else {
-      s_->WaitLinearizable([reactor, read](const Status& st) {
-        if (!st.ok()) {
-          reactor->Finish(ToGrpcStatus(st));
-          return;
-        }
-        read();
-      });
-    }
+    ReadConsistently(s_, reactor, TxnSerializable(*req), read);
     return reactor;
   }
   internalpb::InternalRequest ir;
