@@ -23,39 +23,30 @@ etcdpp::Status RawNode::Campaign() {
   return raft_.Step(std::move(m));
 }
 
-etcdpp::Status RawNode::Propose(std::string data) {
+etcdpp::Status RawNode::StepLocal(MessageType type, EntryType entry_type, std::string data) {
   Message m;
-  m.type = MessageType::kProp;
+  m.type = type;
   m.from = raft_.id();
   Entry e;
+  e.type = entry_type;
   e.data = std::move(data);
   m.entries.push_back(std::move(e));
   return raft_.Step(std::move(m));
 }
 
+etcdpp::Status RawNode::Propose(std::string data) {
+  return StepLocal(MessageType::kProp, EntryType::kNormal, std::move(data));
+}
+
 etcdpp::Status RawNode::ProposeConfChange(const ConfChange& cc) {
-  Message m;
-  m.type = MessageType::kProp;
-  m.from = raft_.id();
-  Entry e;
-  e.type = EntryType::kConfChange;
-  e.data = EncodeConfChange(cc);
-  m.entries.push_back(std::move(e));
-  return raft_.Step(std::move(m));
+  return StepLocal(MessageType::kProp, EntryType::kConfChange, EncodeConfChange(cc));
 }
 
 etcdpp::Status RawNode::ProposeConfChange(const ConfChangeV2& cc) {
   if (cc.changes.size() > 1) {
     return etcdpp::Status::Unimplemented("raft: joint consensus (multiple changes) unsupported");
   }
-  Message m;
-  m.type = MessageType::kProp;
-  m.from = raft_.id();
-  Entry e;
-  e.type = EntryType::kConfChangeV2;
-  e.data = EncodeConfChangeV2(cc);
-  m.entries.push_back(std::move(e));
-  return raft_.Step(std::move(m));
+  return StepLocal(MessageType::kProp, EntryType::kConfChangeV2, EncodeConfChangeV2(cc));
 }
 
 ConfState RawNode::ApplyConfChange(const ConfChange& cc) {
@@ -93,13 +84,7 @@ etcdpp::Status RawNode::Step(Message m) {
 }
 
 etcdpp::Status RawNode::ReadIndex(std::string rctx) {
-  Message m;
-  m.type = MessageType::kReadIndex;
-  m.from = raft_.id();
-  Entry e;
-  e.data = std::move(rctx);
-  m.entries.push_back(std::move(e));
-  return raft_.Step(std::move(m));
+  return StepLocal(MessageType::kReadIndex, EntryType::kNormal, std::move(rctx));
 }
 
 void RawNode::TransferLeader(uint64_t transferee) {

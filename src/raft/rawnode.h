@@ -109,6 +109,9 @@ class RawNode {
   Raft& mutable_raft() { return raft_; }
 
  private:
+  // Steps a local message of `type` carrying one entry (proposals, ReadIndex).
+  etcdpp::Status StepLocal(MessageType type, EntryType entry_type, std::string data);
+
   Raft raft_;
   SoftState prev_soft_state_;
   HardState prev_hard_state_;
