@@ -31,8 +31,8 @@ class ConfigFileTest : public ::testing::Test {
   std::string dir_;
 };
 
-TEST_F(ConfigFileTest, KeysAreFlagNames) {
-  std::string path = Write(R"(
+// A config using most key kinds: scalars, lists, durations in ns, nested TLS sections.
+constexpr const char* kNode1Yaml = R"(
 name: node1
 data-dir: /var/lib/etcd
 listen-client-urls: http://127.0.0.1:2379,http://10.0.0.1:2379
@@ -59,7 +59,10 @@ peer-transport-security:
   auto-tls: true
 socket-options:
   reuse-port: true
-discovery-config:
+)";
+
+TEST_F(ConfigFileTest, KeysAreFlagNames) {
+  std::string path = Write(std::string(kNode1Yaml) + R"(discovery-config:
   token: t
   endpoints: [http://d:2379]
   secure:
@@ -73,35 +76,7 @@ some-unknown-key: 1
   EXPECT_EQ(r->config.flag_values.at("discovery-insecure-transport"), "false");
   EXPECT_EQ(r->config.initial_cluster, "");  // discovery replaces the default initial cluster
   // Without discovery the initial cluster is derived from the name and peer URLs.
-  path = Write(R"(
-name: node1
-data-dir: /var/lib/etcd
-listen-client-urls: http://127.0.0.1:2379,http://10.0.0.1:2379
-advertise-client-urls: http://10.0.0.1:2379
-initial-advertise-peer-urls: http://10.0.0.1:2380
-heartbeat-interval: 200
-election-timeout: 2000
-max-request-bytes: 2097152
-quota-backend-bytes: 8589934592
-initial-cluster-state: existing
-log-outputs: [stdout, /tmp/etcd.log]
-log-level: debug
-pre-vote: false
-grpc-keepalive-interval: 600000000000
-feature-gates: "StopGRPCServiceOnDefrag=true"
-client-transport-security:
-  cert-file: /c.crt
-  key-file: /c.key
-  client-cert-auth: true
-  allowed-hostname: [a.example.com]
-peer-transport-security:
-  trusted-ca-file: /ca.crt
-  allowed-cn: [peer]
-  auto-tls: true
-socket-options:
-  reuse-port: true
-some-unknown-key: 1
-)");
+  path = Write(std::string(kNode1Yaml) + "some-unknown-key: 1\n");
   r = Parse({"--config-file=" + path}, {});
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   const ServerConfig& c = r->config;
