@@ -195,6 +195,9 @@ class StoreImpl final : public Store {
     return static_cast<int64_t>(st.st_size);
   }
   int64_t DbSizeInUseBytes() const override;
+  Status SnapshotTo(const std::string& path) override;
+  Status RestoreFrom(const std::string& path) override;
+  Status Sync() override;
 
   // --- for BatchImpl / compaction (writer thread only) ---
   // Doubles the map (up to Options.map_size_bytes). No txn of this process may
@@ -785,6 +788,163 @@ int64_t StoreImpl::DbSizeInUseBytes() const {
   return static_cast<int64_t>(used * st.ms_psize);
 }
 
+namespace {
+
+// Opens an LMDB file written by SnapshotTo read-only, without a lock file.
+Status OpenSnapshotEnv(const std::string& path, MDB_env** out) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    return Status::NotFound("mvcc: snapshot file " + path + ": " + std::strerror(errno));
+  }
+  MDB_env* env = nullptr;
+  int rc = mdb_env_create(&env);
+  if (rc != MDB_SUCCESS) return lmdb::ToStatus(rc, "snapshot env create");
+  if ((rc = mdb_env_set_maxdbs(env, 32)) != MDB_SUCCESS ||
+      (rc = mdb_env_set_mapsize(env, static_cast<size_t>(st.st_size) + (1 << 20))) != MDB_SUCCESS ||
+      (rc = mdb_env_open(env, path.c_str(), MDB_NOSUBDIR | MDB_RDONLY | MDB_NOLOCK | MDB_NOTLS,
+                         0600)) != MDB_SUCCESS) {
+    mdb_env_close(env);
+    return Status::Corruption("mvcc: snapshot file " + path +
+                              " is not a valid store: " + mdb_strerror(rc));
+  }
+  *out = env;
+  return Status::OK();
+}
+
+// Names of the named databases (the main DB's keys).
+Result<std::vector<std::string>> DbNames(MDB_txn* txn) {
+  MDB_dbi main;
+  int rc = mdb_dbi_open(txn, nullptr, 0, &main);
+  if (rc != MDB_SUCCESS) return lmdb::ToStatus(rc, "open main db");
+  std::vector<std::string> names;
+  lmdb::Cursor c;
+  if ((rc = c.Open(txn, main)) != MDB_SUCCESS) return lmdb::ToStatus(rc, "main db cursor");
+  MDB_val k, v;
+  for (rc = c.Get(&k, &v, MDB_FIRST); rc == MDB_SUCCESS; rc = c.Get(&k, &v, MDB_NEXT)) {
+    names.emplace_back(static_cast<const char*>(k.mv_data), k.mv_size);
+  }
+  if (rc != MDB_NOTFOUND) return lmdb::ToStatus(rc, "scan main db");
+  return names;
+}
+
+// Copies every record of every named database of `src` into `dst` (whose
+// databases of the same names are emptied first; databases only `dst` has
+// are emptied too). Returns the LMDB rc (MDB_MAP_FULL: grow and retry).
+int CopyAll(MDB_txn* src, MDB_txn* dst) {
+  auto src_names = DbNames(src);
+  auto dst_names = DbNames(dst);
+  if (!src_names.ok() || !dst_names.ok()) return MDB_CORRUPTED;
+  for (const auto& name : *dst_names) {
+    MDB_dbi d;
+    int rc = mdb_dbi_open(dst, name.c_str(), 0, &d);
+    if (rc == MDB_SUCCESS) rc = mdb_drop(dst, d, 0);
+    if (rc != MDB_SUCCESS) return rc;
+  }
+  for (const auto& name : *src_names) {
+    MDB_dbi s, d;
+    unsigned flags = 0;
+    int rc = mdb_dbi_open(src, name.c_str(), 0, &s);
+    if (rc == MDB_SUCCESS) rc = mdb_dbi_flags(src, s, &flags);
+    if (rc == MDB_SUCCESS) {
+      rc = mdb_dbi_open(dst, name.c_str(),
+                        MDB_CREATE | (flags & (MDB_DUPSORT | MDB_DUPFIXED | MDB_INTEGERKEY |
+                                               MDB_INTEGERDUP | MDB_REVERSEKEY | MDB_REVERSEDUP)),
+                        &d);
+    }
+    if (rc != MDB_SUCCESS) return rc;
+    lmdb::Cursor c;
+    if ((rc = c.Open(src, s)) != MDB_SUCCESS) return rc;
+    MDB_val k, v;
+    // Source order is the destination's order: appending is exact and cheap.
+    const unsigned put = (flags & MDB_DUPSORT) ? MDB_APPENDDUP : MDB_APPEND;
+    for (rc = c.Get(&k, &v, MDB_FIRST); rc == MDB_SUCCESS; rc = c.Get(&k, &v, MDB_NEXT)) {
+      if ((rc = mdb_put(dst, d, &k, &v, put)) != MDB_SUCCESS) return rc;
+    }
+    if (rc != MDB_NOTFOUND) return rc;
+  }
+  return MDB_SUCCESS;
+}
+
+}  // namespace
+
+Status StoreImpl::SnapshotTo(const std::string& path) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::IOError("mvcc: create " + path + ": " + std::strerror(errno));
+  int rc;
+  {
+    // The copy runs in its own read txn: writers go on meanwhile.
+    std::shared_lock<std::shared_mutex> lock = ReaderLock();
+    rc = mdb_env_copyfd2(env_, fd, MDB_CP_COMPACT);
+  }
+  // The file is handed to a peer or kept for a restart: it must be complete
+  // on disk before anyone relies on it.
+  int sync_rc = rc == MDB_SUCCESS ? ::fsync(fd) : 0;
+  int sync_errno = errno;
+  ::close(fd);
+  if (rc != MDB_SUCCESS) {
+    ::unlink(path.c_str());
+    return lmdb::ToStatus(rc, "snapshot copy to " + path);
+  }
+  if (sync_rc != 0) {
+    ::unlink(path.c_str());
+    return Status::IOError("mvcc: fsync " + path + ": " + std::strerror(sync_errno));
+  }
+  return Status::OK();
+}
+
+Status StoreImpl::RestoreFrom(const std::string& path) {
+  assert(!batch_open_.load());
+  MDB_env* src = nullptr;
+  ETCDPP_RETURN_IF_ERROR(OpenSnapshotEnv(path, &src));
+  struct CloseEnv {
+    MDB_env* e;
+    ~CloseEnv() { mdb_env_close(e); }
+  } close_src{src};
+  uint64_t cur = 1, cmp = 0, fin = 0, ci = 0, term = 0;
+  for (;;) {
+    int rc;
+    {
+      std::shared_lock<std::shared_mutex> lock(resize_mu_);
+      lmdb::Txn stx, dtx;
+      if ((rc = lmdb::Txn::Begin(src, MDB_RDONLY, &stx)) != MDB_SUCCESS) {
+        return lmdb::ToStatus(rc, "snapshot read txn");
+      }
+      if ((rc = lmdb::Txn::Begin(env_, 0, &dtx)) != MDB_SUCCESS) {
+        return lmdb::ToStatus(rc, "restore write txn");
+      }
+      rc = CopyAll(stx.get(), dtx.get());
+      if (rc == MDB_SUCCESS) {
+        auto c1 = GetMetaU64(dtx.get(), dbs_.meta, kMetaCurrentRev, 1);
+        auto c2 = GetMetaU64(dtx.get(), dbs_.meta, kMetaScheduledCompact, 0);
+        auto c3 = GetMetaU64(dtx.get(), dbs_.meta, kMetaFinishedCompact, 0);
+        auto c4 = GetMetaU64(dtx.get(), dbs_.meta, kMetaConsistentIndex, 0);
+        auto c5 = GetMetaU64(dtx.get(), dbs_.meta, kMetaTerm, 0);
+        for (const auto* r : {&c1, &c2, &c3, &c4, &c5}) {
+          if (!r->ok()) return r->status();
+        }
+        cur = *c1, cmp = *c2, fin = *c3, ci = *c4, term = *c5;
+        rc = dtx.Commit();
+      }
+    }
+    if (rc == MDB_SUCCESS) break;
+    if (rc != MDB_MAP_FULL) return lmdb::ToStatus(rc, "restore from " + path);
+    if (!GrowMap()) return Status::ResourceExhausted(kErrNoSpace);
+  }
+  // Durable before the caller deletes the snapshot file it came from.
+  ETCDPP_RETURN_IF_ERROR(Sync());
+  current_rev_.store(static_cast<int64_t>(cur), std::memory_order_release);
+  compact_rev_.store(static_cast<int64_t>(cmp), std::memory_order_release);
+  finished_compact_ = static_cast<int64_t>(fin);
+  ci_.store(ci, std::memory_order_release);
+  term_.store(term, std::memory_order_release);
+  return Status::OK();
+}
+
+Status StoreImpl::Sync() {
+  int rc = mdb_env_sync(env_, 1);
+  return lmdb::ToStatus(rc, "env sync");
+}
+
 // Physical compaction to the scheduled revision C: for every index key, drop
 // the writes older than its newest write <= C, and that one too if it is a
 // tombstone (etcd keyIndex.compact), with their `key` rows. Runs in chunks of
@@ -972,6 +1132,44 @@ Result<HashKVResult> StoreImpl::HashKV(int64_t rev) {
 }
 
 }  // namespace
+
+Result<SnapshotFileInfo> InspectSnapshotFile(const std::string& path) {
+  MDB_env* env = nullptr;
+  ETCDPP_RETURN_IF_ERROR(OpenSnapshotEnv(path, &env));
+  struct CloseEnv {
+    MDB_env* e;
+    ~CloseEnv() { mdb_env_close(e); }
+  } close_env{env};
+  lmdb::Txn txn;
+  int rc = lmdb::Txn::Begin(env, MDB_RDONLY, &txn);
+  if (rc != MDB_SUCCESS) return lmdb::ToStatus(rc, "snapshot read txn");
+  MDB_dbi meta;
+  if ((rc = mdb_dbi_open(txn.get(), "meta", 0, &meta)) != MDB_SUCCESS) {
+    return Status::Corruption("mvcc: snapshot file " + path + " has no meta table");
+  }
+  SnapshotFileInfo info;
+  ETCDPP_ASSIGN_OR_RETURN(info.consistent_index,
+                          GetMetaU64(txn.get(), meta, kMetaConsistentIndex, 0));
+  ETCDPP_ASSIGN_OR_RETURN(info.term, GetMetaU64(txn.get(), meta, kMetaTerm, 0));
+  ETCDPP_ASSIGN_OR_RETURN(uint64_t rev, GetMetaU64(txn.get(), meta, kMetaCurrentRev, 1));
+  info.revision = static_cast<int64_t>(rev);
+  MDB_dbi members;
+  if (mdb_dbi_open(txn.get(), "members", 0, &members) == MDB_SUCCESS) {
+    lmdb::Cursor c;
+    if ((rc = c.Open(txn.get(), members)) != MDB_SUCCESS) return lmdb::ToStatus(rc, "cursor");
+    MDB_val k, v;
+    for (rc = c.Get(&k, &v, MDB_FIRST); rc == MDB_SUCCESS; rc = c.Get(&k, &v, MDB_NEXT)) {
+      if (k.mv_size != 8) return Status::Corruption("mvcc: bad member key in " + path);
+      uint64_t id = 0;
+      for (size_t i = 0; i < 8; i++)
+        id = (id << 8) | static_cast<const unsigned char*>(k.mv_data)[i];
+      info.members.emplace_back(id, std::string(static_cast<const char*>(v.mv_data), v.mv_size));
+    }
+  }
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0) info.size_bytes = static_cast<int64_t>(st.st_size);
+  return info;
+}
 
 Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, const Options& opts) {
   auto s = std::make_unique<StoreImpl>();

@@ -166,6 +166,32 @@ class Store {
   virtual int64_t CompactRev() const = 0;
   virtual int64_t DbSizeBytes() const = 0;       // file size of data.mdb
   virtual int64_t DbSizeInUseBytes() const = 0;  // pages in use * page size
+
+  // --- raft snapshots (docs/server.md "Snapshots") ---
+  // Writes a consistent, compacted copy of the whole store to `path` (one
+  // LMDB file, fsynced): taken in one read txn, so it never blocks the
+  // applier and reflects exactly one consistent index.
+  virtual Status SnapshotTo(const std::string& path) = 0;
+  // Replaces the whole content by the LMDB file at `path` (as SnapshotTo
+  // wrote it) in ONE write txn: concurrent readers see the old state or the
+  // new one, never a mix, and a crash leaves one of the two. Writer thread
+  // only, no Batch open.
+  virtual Status RestoreFrom(const std::string& path) = 0;
+  // Forces every committed page and the meta page to disk (the env runs with
+  // MDB_NOMETASYNC); called before the WAL is purged behind the consistent index.
+  virtual Status Sync() = 0;
 };
+
+// What a snapshot file written by Store::SnapshotTo holds (read without
+// opening it as a Store).
+struct SnapshotFileInfo {
+  uint64_t consistent_index = 0;
+  uint64_t term = 0;
+  int64_t revision = 0;
+  // The `members` table, raw (id, encoded etcdserverpb::Member), by id.
+  std::vector<std::pair<uint64_t, std::string>> members;
+  int64_t size_bytes = 0;
+};
+Result<SnapshotFileInfo> InspectSnapshotFile(const std::string& path);
 
 }  // namespace etcdpp::mvcc

@@ -788,6 +788,9 @@ void Raft::AppliedTo(uint64_t index, uint64_t applied_bytes) {
 // ---- configuration ----
 
 ConfState Raft::ApplyConfChange(const ConfChangeSingle& cc) {
+  // The application rejected this change after it was committed (etcd sets
+  // NodeID to None then): it is a no-op on every member.
+  if (cc.node_id == kNone) return prs_.GetConfState();
   uint64_t next = log_.LastIndex() + 1;
   switch (cc.type) {
     case ConfChangeType::kAddNode:
