@@ -1,11 +1,13 @@
 #include "server/applier.h"
 
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <string>
 #include <utility>
 
 #include "common/log.h"
+#include "raft/codec.h"
 
 namespace etcdpp::server {
 namespace {
@@ -56,6 +58,7 @@ void Applier::Stop() {
     stopping_ = true;
   }
   cv_.notify_all();
+  applied_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
   FireReadWaiters(Status::Unavailable("etcdserver: server stopped"));
 }
@@ -65,7 +68,7 @@ void Applier::Enqueue(std::vector<raft::Entry> entries) {
     std::lock_guard<std::mutex> lock(mu_);
     if (error_.ok()) {
       for (auto& e : entries)
-        queue_.push_back(std::move(e));
+        queue_.push_back(Item{std::move(e), {}});
       cv_.notify_one();
       return;
     }
@@ -80,6 +83,29 @@ void Applier::Enqueue(std::vector<raft::Entry> entries) {
     internalpb::InternalResponse empty;
     wait_->Trigger(req.id(), err, &empty);
   }
+}
+
+void Applier::EnqueueRestore(uint64_t index, uint64_t term, std::string path) {
+  std::lock_guard<std::mutex> lock(mu_);
+  raft::Entry e;
+  e.index = index;
+  e.term = term;
+  queue_.push_back(Item{std::move(e), std::move(path)});
+  cv_.notify_one();
+}
+
+etcdpp::Result<bool> Applier::AwaitApplied(uint64_t index) {
+  std::unique_lock<std::mutex> lock(mu_);
+  applied_cv_.wait(lock, [&] {
+    return applied_.load(std::memory_order_acquire) >= index || !error_.ok() || stopping_;
+  });
+  if (applied_.load(std::memory_order_acquire) < index) {
+    return error_.ok() ? Status::Unavailable("etcdserver: server stopped") : error_;
+  }
+  bool accepted = true;
+  if (auto it = cc_verdicts_.find(index); it != cc_verdicts_.end()) accepted = it->second;
+  cc_verdicts_.erase(cc_verdicts_.begin(), cc_verdicts_.upper_bound(index));
+  return accepted;
 }
 
 Status Applier::Error() const {
@@ -111,17 +137,31 @@ void Applier::Run() {
   std::vector<Result> results;
   for (;;) {
     batch.clear();
+    std::optional<Item> restore;
     bool stop = false;
     {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait(lock, [&] { return stopping_ || !queue_.empty() || compaction_pending_; });
-      // Take everything committed so far (bounded): one LMDB txn, one sync.
-      size_t n = std::min(queue_.size(), opts_.max_entries_per_batch);
-      for (size_t i = 0; i < n; i++) {
-        batch.push_back(std::move(queue_.front()));
+      // Take everything committed so far (bounded): one LMDB txn, one sync. A
+      // restore is done on its own, in queue order.
+      if (!queue_.empty() && !queue_.front().restore_path.empty()) {
+        restore = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      while (!restore && !queue_.empty() && queue_.front().restore_path.empty() &&
+             batch.size() < opts_.max_entries_per_batch) {
+        batch.push_back(std::move(queue_.front().entry));
         queue_.pop_front();
       }
       stop = stopping_ && queue_.empty();
+    }
+    if (restore) {
+      if (Status st = Restore(*restore); !st.ok()) {
+        Fail(Status(st.code(), "etcdserver: failed to restore from snapshot: " + st.message()),
+             restore->entry.index, restore->entry.index);
+        return;
+      }
+      FireReadWaiters(Status::OK());
     }
     if (!batch.empty()) {
       results.clear();
@@ -130,18 +170,9 @@ void Applier::Run() {
         // The store refused a commit: nothing of this batch is applied, and
         // the entries are durable in the WAL, so a restart replays them. Stop
         // applying: fail the waiters (outcome unknown to them, never lost).
-        Status err(st.code(), "etcdserver: failed to apply request: " + st.message() +
-                                  DiskSpaceHint(opts_.data_dir));
-        LOG_ERROR("failed to apply committed entries; rejecting all further writes",
-                  {"error", err.ToString()}, {"first-index", batch.front().index},
-                  {"last-index", batch.back().index});
-        {
-          std::lock_guard<std::mutex> lock(mu_);
-          error_ = err;
-          queue_.clear();
-        }
-        wait_->FailAll(err);
-        FireReadWaiters(Status::OK());  // see WaitApplied: served from committed state
+        Fail(Status(st.code(), "etcdserver: failed to apply request: " + st.message() +
+                                   DiskSpaceHint(opts_.data_dir)),
+             batch.front().index, batch.back().index);
         return;
       }
       Complete(&results);
@@ -154,17 +185,57 @@ void Applier::Run() {
   }
 }
 
+void Applier::Fail(const Status& err, uint64_t first, uint64_t last) {
+  LOG_ERROR("failed to apply committed entries; rejecting all further writes",
+            {"error", err.ToString()}, {"first-index", first}, {"last-index", last});
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    error_ = err;
+    queue_.clear();
+  }
+  applied_cv_.notify_all();
+  wait_->FailAll(err);
+  FireReadWaiters(Status::OK());  // see WaitApplied: served from committed state
+}
+
+Status Applier::Restore(const Item& item) {
+  if (item.entry.index <= applied_.load(std::memory_order_acquire)) {
+    unlink(item.restore_path.c_str());
+    return Status::OK();
+  }
+  // One LMDB write txn replaces everything (readers see old or new); the
+  // store is synced before RestoreFrom returns, so the file may go.
+  ETCDPP_RETURN_IF_ERROR(store_->RestoreFrom(item.restore_path));
+  if (store_->ConsistentIndex() != item.entry.index) {
+    LOG_WARN("restored snapshot's consistent index differs from the raft snapshot",
+             {"consistent-index", store_->ConsistentIndex()}, {"snapshot-index", item.entry.index});
+  }
+  unlink(item.restore_path.c_str());
+  if (opts_.after_restore) opts_.after_restore();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    applied_.store(item.entry.index, std::memory_order_release);
+  }
+  applied_cv_.notify_all();
+  return Status::OK();
+}
+
 Status Applier::ApplyBatch(const std::vector<raft::Entry>& entries, std::vector<Result>* results) {
   uint64_t applied = applied_.load(std::memory_order_acquire);
   const raft::Entry* last = nullptr;
   auto batch_or = store_->BeginBatch();
   if (!batch_or.ok()) return batch_or.status();
   mvcc::Batch& batch = **batch_or;
+  batch_verdicts_.clear();
   for (const auto& e : entries) {
     // Idempotent replay: the store already holds everything up to its
     // consistent index (it was committed in the same LMDB txn as the data).
     if (e.index <= applied) continue;
-    if (e.type == raft::EntryType::kNormal && !e.data.empty()) ApplyEntry(batch, e, results);
+    if (e.type == raft::EntryType::kNormal) {
+      if (!e.data.empty()) ApplyEntry(batch, e, results);
+    } else {
+      ApplyConfChange(batch, e, results);
+    }
     last = &e;
   }
   if (last == nullptr) return Status::OK();
@@ -174,13 +245,45 @@ Status Applier::ApplyBatch(const std::vector<raft::Entry>& entries, std::vector<
   // Commit = LMDB's sync point. Readers see the batch only after it, and we
   // acknowledge clients only after it (below, Complete()).
   ETCDPP_RETURN_IF_ERROR(batch.Commit());
-  applied_.store(last->index, std::memory_order_release);
+  if (opts_.after_commit) opts_.after_commit();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [index, ok] : batch_verdicts_)
+      cc_verdicts_[index] = ok;
+    applied_.store(last->index, std::memory_order_release);
+  }
+  applied_cv_.notify_all();
   // History below a compaction is freed after the commit, in bounded steps
   // between batches (StepCompaction), so big compactions do not stall writes.
   for (const auto& r : *results) {
     if (r.compaction) compaction_pending_ = true;
   }
   return Status::OK();
+}
+
+void Applier::ApplyConfChange(mvcc::Batch& batch, const raft::Entry& e,
+                              std::vector<Result>* results) {
+  auto cc = raft::DecodeConfChangeEntry(e);
+  if (!cc.ok()) {
+    LOG_ERROR("failed to decode a committed conf-change entry; skipping it", {"index", e.index},
+              {"error", cc.status().ToString()});
+    batch_verdicts_.emplace_back(e.index, false);
+    return;
+  }
+  internalpb::ConfChangeContext ctx;
+  if (!cc->context.empty() && !ctx.ParseFromString(cc->context)) {
+    LOG_WARN("conf-change entry has an unreadable context", {"index", e.index});
+  }
+  Result r;
+  r.id = ctx.request_id();
+  bool accepted = false;
+  if (opts_.apply_conf_change) {
+    accepted = opts_.apply_conf_change(batch, *cc, ctx, &r.status);
+  } else {
+    r.status = Status::Unimplemented("etcdserver: membership changes are not supported");
+  }
+  batch_verdicts_.emplace_back(e.index, accepted);
+  if (r.id != 0) results->push_back(std::move(r));
 }
 
 void Applier::ApplyEntry(mvcc::Batch& batch, const raft::Entry& e, std::vector<Result>* results) {
@@ -194,6 +297,11 @@ void Applier::ApplyEntry(mvcc::Batch& batch, const raft::Entry& e, std::vector<R
     return;
   }
   r.id = req.id();
+  if (req.request_case() == internalpb::InternalRequest::kMemberAttrSet) {
+    if (opts_.apply_attr_set) opts_.apply_attr_set(batch, req.member_attr_set());
+    results->push_back(std::move(r));
+    return;
+  }
   if (req.request_case() == internalpb::InternalRequest::kCompaction) {
     const auto& c = req.compaction();
     r.status = batch.Compact(c.revision());

@@ -11,12 +11,14 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "apply/kv_apply.h"
+#include "etcdpp/internal.pb.h"
 #include "common/status.h"
 #include "mvcc/store.h"
 #include "raft/types.h"
@@ -35,6 +37,17 @@ class Applier {
     std::string data_dir;                  // for diagnostics (disk space) only
     // Where deferred WaitApplied callbacks run (null: on the applier thread).
     std::function<void(std::function<void()>)> read_executor;
+    // Membership (src/membership via the server). A committed conf change,
+    // inside the batch's txn: validate and store it; returns whether it was
+    // accepted, and the status its proposer gets.
+    std::function<bool(mvcc::Batch&, const raft::ConfChangeV2&, const internalpb::ConfChangeContext&,
+                       Status* client_status)>
+        apply_conf_change;
+    std::function<void(mvcc::Batch&, const internalpb::MemberAttrSetRequest&)> apply_attr_set;
+    // After every commit (membership publishes what it staged) and after a
+    // restore from a snapshot (membership reloads its view).
+    std::function<void()> after_commit;
+    std::function<void()> after_restore;
   };
 
   Applier(mvcc::Store* store, WaitRegistry* wait, Options opts);
@@ -50,6 +63,13 @@ class Applier {
 
   // Queues committed entries (log order; called by the raft loop).
   void Enqueue(std::vector<raft::Entry> entries);
+  // Queues a restore of the whole store from a snapshot db file (received
+  // from the leader), behind the entries already queued. The file is
+  // deleted once the restore is durable.
+  void EnqueueRestore(uint64_t index, uint64_t term, std::string path);
+  // Blocks until `index` is applied (or applying failed/stopped); for a
+  // conf-change entry at `index`, whether it was accepted.
+  etcdpp::Result<bool> AwaitApplied(uint64_t index);
 
   uint64_t AppliedIndex() const { return applied_.load(std::memory_order_acquire); }
 
@@ -75,11 +95,16 @@ class Applier {
   void Run();
   Status ApplyBatch(const std::vector<raft::Entry>& entries, std::vector<Result>* results);
   void ApplyEntry(mvcc::Batch& batch, const raft::Entry& e, std::vector<Result>* results);
+  void ApplyConfChange(mvcc::Batch& batch, const raft::Entry& e, std::vector<Result>* results);
   void Complete(std::vector<Result>* results);
   // One bounded step of freeing compacted history (no Batch open); completes
   // the physical compactions once done.
   void StepCompaction();
   void FireReadWaiters(const Status& st);
+  Status Restore(const Item& item);
+  void Fail(const Status& err, uint64_t first, uint64_t last);
+  // Conf-change verdicts of the batch being applied (applier thread).
+  std::vector<std::pair<uint64_t, bool>> batch_verdicts_;
 
   mvcc::Store* store_;
   WaitRegistry* wait_;
@@ -87,7 +112,13 @@ class Applier {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<raft::Entry> queue_;                                             // guarded by mu_
+  struct Item {
+    raft::Entry entry;
+    std::string restore_path;  // non-empty: restore the store (entry.index/term = snapshot's)
+  };
+  std::deque<Item> queue_;                                                    // guarded by mu_
+  std::map<uint64_t, bool> cc_verdicts_;                                      // guarded by mu_
+  std::condition_variable applied_cv_;
   bool stopping_ = false;                                                     // guarded by mu_
   Status error_;                                                              // guarded by mu_
   std::multimap<uint64_t, std::function<void(const Status&)>> read_waiters_;  // guarded by mu_

@@ -14,6 +14,7 @@
 
 #include "common/log.h"
 #include "server/kv_service.h"
+#include "server/cluster_service.h"
 #include "server/maintenance_service.h"
 #include "server/server.h"
 #include "server/url.h"
@@ -31,10 +32,8 @@ Status BindTcp(const ListenAddr& a, int* fd_out, int* port_out);
 
 }  // namespace
 
-Result<std::unique_ptr<Listeners>> Listeners::Start(EtcdServer* s,
-                                                    const config::ServerConfig& cfg) {
-  std::unique_ptr<Listeners> l(new Listeners());
-  ETCDPP_RETURN_IF_ERROR(l->BindPeers(cfg));
+Status Listeners::StartClients(EtcdServer* s, const config::ServerConfig& cfg) {
+  Listeners* l = this;
 
   // grpc.health.v1.Health: service "" reports SERVING, as etcd registers it.
   grpc::EnableDefaultHealthCheckService(true);
@@ -89,7 +88,7 @@ Result<std::unique_ptr<Listeners>> Listeners::Start(EtcdServer* s,
     }
     l->client_addrs_.push_back(HostOf(addrs[i]) + ":" + std::to_string(*ports[i]));
   }
-  return l;
+  return Status::OK();
 }
 
 namespace {
@@ -132,16 +131,36 @@ Status BindTcp(const ListenAddr& a, int* fd_out, int* port_out) {
 
 }  // namespace
 
-Status Listeners::BindPeers(const config::ServerConfig& cfg) {
+Result<std::unique_ptr<Listeners>> Listeners::StartPeers(
+    const config::ServerConfig& cfg, grpc::Service* peer_service,
+    const std::function<void(grpc::ServerBuilder&)>& configure) {
+  std::unique_ptr<Listeners> l(new Listeners());
+  grpc::ServerBuilder b;
+  if (configure) configure(b);
+  std::vector<std::string> targets;
   for (const auto& u : cfg.listen_peer_urls) {
     ETCDPP_ASSIGN_OR_RETURN(ListenAddr a, ParseListenUrl(u));
     if (a.scheme != "http") return Status::InvalidArgument("unsupported peer URL " + u);
+    // Bind once ourselves for etcd's error text ("bind: address already in
+    // use") and to resolve port 0, then let gRPC listen on that port.
     int fd = -1, port = 0;
     ETCDPP_RETURN_IF_ERROR(BindTcp(a, &fd, &port));
-    peer_fds_.push_back(fd);
-    peer_addrs_.push_back(HostOf(a) + ":" + std::to_string(port));
+    close(fd);
+    a.port = port;
+    b.AddListeningPort(a.GrpcTarget(), grpc::InsecureServerCredentials());
+    l->peer_addrs_.push_back(HostOf(a) + ":" + std::to_string(port));
   }
-  return Status::OK();
+  if (peer_service != nullptr) b.RegisterService(peer_service);
+  l->peer_grpc_ = b.BuildAndStart();
+  if (!l->peer_grpc_) {
+    return Status::Unavailable("failed to start the peer server on " + [&] {
+      std::string out;
+      for (const auto& u : cfg.listen_peer_urls)
+        out += (out.empty() ? "" : ",") + u;
+      return out;
+    }());
+  }
+  return l;
 }
 
 void Listeners::Shutdown() {
@@ -152,13 +171,19 @@ void Listeners::Shutdown() {
     grpc_->Wait();
     grpc_.reset();
   }
-  for (int fd : peer_fds_)
-    close(fd);
-  peer_fds_.clear();
+}
+
+void Listeners::ShutdownPeers() {
+  if (peer_grpc_) {
+    peer_grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+    peer_grpc_->Wait();
+    peer_grpc_.reset();
+  }
 }
 
 Listeners::~Listeners() {
   Shutdown();
+  ShutdownPeers();
 }
 
 }  // namespace etcdpp::server

@@ -1,11 +1,12 @@
-// The member's sockets: gRPC on every --listen-client-urls address, and the
-// --listen-peer-urls ports claimed (bound + listening) like etcd does, so a
-// second member on the same port fails at start. Peer traffic itself is a
-// later issue: connections there are accepted by the kernel and left idle.
+// The member's sockets: gRPC for clients on every --listen-client-urls
+// address, and the peer gRPC server (src/peer's service) on every
+// --listen-peer-urls address. Peers start first (other members must reach
+// this one before it can be ready); clients once the member is ready.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,24 +20,30 @@ class EtcdServer;
 
 class Listeners {
  public:
-  static Result<std::unique_ptr<Listeners>> Start(EtcdServer* s, const config::ServerConfig& cfg);
+  // Binds the peer URLs (etcd's "address already in use" error) and serves
+  // `peer_service` there; `configure` adds the transport's server settings.
+  static Result<std::unique_ptr<Listeners>> StartPeers(
+      const config::ServerConfig& cfg, grpc::Service* peer_service,
+      const std::function<void(grpc::ServerBuilder&)>& configure);
+  // Starts the client listeners with the member's services.
+  Status StartClients(EtcdServer* s, const config::ServerConfig& cfg);
   ~Listeners();
 
-  // Stops accepting and waits (up to the deadline) for in-flight calls; calls
-  // still running then are cancelled. Requires the raft loop and the applier
-  // to keep running meanwhile (they complete the calls).
+  // Stops accepting client calls and waits (up to the deadline) for in-flight
+  // ones; calls still running then are cancelled. Requires the raft loop and
+  // the applier to keep running meanwhile (they complete the calls).
   void Shutdown();
+  // Stops the peer server (after the raft loop has stopped).
+  void ShutdownPeers();
 
   const std::vector<std::string>& ClientAddresses() const { return client_addrs_; }
   const std::vector<std::string>& PeerAddresses() const { return peer_addrs_; }
 
  private:
   Listeners() = default;
-  Status BindPeers(const config::ServerConfig& cfg);
-
   std::vector<std::unique_ptr<grpc::Service>> services_;
   std::unique_ptr<grpc::Server> grpc_;
-  std::vector<int> peer_fds_;
+  std::unique_ptr<grpc::Server> peer_grpc_;
   std::vector<std::string> client_addrs_, peer_addrs_;
 };
 

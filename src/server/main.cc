@@ -1,5 +1,10 @@
 // etcdpp: one etcd-compatible member. Flags and ETCD_* variables as etcd 3.6.
 #include <signal.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 
 #include <cstdio>
 #include <string>
@@ -66,17 +71,59 @@ int main(int argc, char** argv) {
   // etcd's own texts and fields ("recognized and used environment variable", ...).
   etcdpp::config::LogNotes(outcome);
 
+  // Stop requests: a signal (taken by this thread with sigwait), or the
+  // member learning it was removed from the cluster. Start may block until
+  // the cluster has a quorum, so signals are watched from the beginning.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stop = false;
+  int sig = 0;
+  etcdpp::server::SetStopHook([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    stop = true;
+    cv.notify_all();
+  });
+  std::thread signals([&] {
+    int s = 0;
+    sigwait(&stop_signals, &s);
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      sig = s;
+    }
+    etcdpp::server::RequestStop();
+  });
+  auto finish = [&](int code) {
+    // Wake the signal thread if no signal came (removed member), then join it.
+    bool have_sig;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      have_sig = sig != 0;
+    }
+    if (!have_sig) kill(getpid(), SIGTERM);
+    signals.join();
+    etcdpp::server::SetStopHook(nullptr);
+    etcdpp::log::Flush();
+    return code;
+  };
+
   auto server = etcdpp::server::EtcdServer::Start(cfg);
   if (!server.ok()) {
+    if (etcdpp::server::StopRequested()) {
+      LOG_INFO("stopped before the member was ready", {"error", server.status().ToString()});
+      return finish(0);
+    }
     LOG_ERROR("failed to start etcd server", {"error", server.status().ToString()});
     etcdpp::log::Flush();
     std::fprintf(stderr, "etcdpp: %s\n", server.status().message().c_str());
-    return 1;
+    return finish(1);
   }
-  int sig = 0;
-  sigwait(&stop_signals, &sig);
-  LOG_INFO("received signal; shutting down", {"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"});
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return stop; });
+  }
+  if (sig != 0) {
+    LOG_INFO("received signal; shutting down", {"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"});
+  }
   (*server)->Stop();
-  etcdpp::log::Flush();
-  return 0;
+  return finish(0);
 }

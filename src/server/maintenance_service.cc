@@ -18,11 +18,12 @@ grpc::ServerUnaryReactor* MaintenanceService::Status(grpc::CallbackServerContext
   resp->set_version(kEtcdVersion);
   resp->set_dbsize(s_->store()->DbSizeBytes());
   resp->set_dbsizeinuse(s_->store()->DbSizeInUseBytes());
-  resp->set_leader(s_->MemberId());  // single member: always its own leader
+  resp->set_leader(s_->Leader());
   resp->set_raftindex(s_->CommitIndex());
   resp->set_raftterm(s_->Term());
   resp->set_raftappliedindex(s_->AppliedIndex());
-  resp->set_islearner(false);
+  resp->set_islearner(s_->IsLearner());
+  if (s_->Leader() == 0) resp->add_errors("etcdserver: no leader");
   resp->set_storageversion(kStorageVersion);
   int64_t quota = s_->config().quota_backend_bytes;
   resp->set_dbsizequota(quota > 0 ? quota : kDefaultQuotaBytes);
@@ -47,20 +48,19 @@ grpc::ServerUnaryReactor* MaintenanceService::Alarm(grpc::CallbackServerContext*
   return reactor;
 }
 
-grpc::ServerUnaryReactor* ClusterService::MemberList(grpc::CallbackServerContext* ctx,
-                                                     const etcdserverpb::MemberListRequest*,
-                                                     etcdserverpb::MemberListResponse* resp) {
+grpc::ServerUnaryReactor* MaintenanceService::MoveLeader(grpc::CallbackServerContext* ctx,
+                                                         const etcdserverpb::MoveLeaderRequest* req,
+                                                         etcdserverpb::MoveLeaderResponse* resp) {
   auto* reactor = ctx->DefaultReactor();
-  s_->FillHeader(resp->mutable_header());  // Cluster RPCs report revision 0
-  auto* m = resp->add_members();
-  m->set_id(s_->MemberId());
-  m->set_name(s_->config().name);
-  for (const auto& u : s_->config().initial_advertise_peer_urls)
-    m->add_peerurls(u);
-  for (const auto& u : s_->config().advertise_client_urls)
-    m->add_clienturls(u);
-  m->set_islearner(false);
-  reactor->Finish(grpc::Status::OK);
+  s_->MoveLeader(req->targetid(), [this, reactor, resp](const etcdpp::Status& st) {
+    if (!st.ok()) {
+      reactor->Finish(ToGrpcStatus(st));
+      return;
+    }
+    s_->FillHeader(resp->mutable_header());
+    resp->mutable_header()->set_revision(s_->store()->CurrentRev());
+    reactor->Finish(grpc::Status::OK);
+  });
   return reactor;
 }
 

@@ -18,21 +18,13 @@ class MaintenanceService final : public etcdserverpb::Maintenance::CallbackServi
   grpc::ServerUnaryReactor* Alarm(grpc::CallbackServerContext* ctx,
                                   const etcdserverpb::AlarmRequest* req,
                                   etcdserverpb::AlarmResponse* resp) override;
+  grpc::ServerUnaryReactor* MoveLeader(grpc::CallbackServerContext* ctx,
+                                       const etcdserverpb::MoveLeaderRequest* req,
+                                       etcdserverpb::MoveLeaderResponse* resp) override;
 
  private:
   EtcdServer* s_;
 };
 
-class ClusterService final : public etcdserverpb::Cluster::CallbackService {
- public:
-  explicit ClusterService(EtcdServer* s) : s_(s) {}
-
-  grpc::ServerUnaryReactor* MemberList(grpc::CallbackServerContext* ctx,
-                                       const etcdserverpb::MemberListRequest* req,
-                                       etcdserverpb::MemberListResponse* resp) override;
-
- private:
-  EtcdServer* s_;
-};
 
 }  // namespace etcdpp::server

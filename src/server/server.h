@@ -7,16 +7,22 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <thread>
 #include <string>
 #include <vector>
 
 #include "common/status.h"
 #include "config/config.h"
+#include "membership/cluster.h"
+#include "peer/transport.h"
+#include "raft/types.h"
 #include "etcdpp/internal.pb.h"
 #include "etcdserverpb/rpc.pb.h"
+#include "membership/reconfig.h"
 #include "mvcc/store.h"
 #include "server/wait.h"
 #include "wal/wal.h"
@@ -29,13 +35,20 @@ class Listeners;
 class ReadPool;
 class IdGenerator;
 
-// What the gRPC services need from the member.
-class EtcdServer {
+// Process-wide stop request (a signal, or this member was removed from the
+// cluster): start-up waits give up, and the hook (main's) is called.
+void RequestStop();
+bool StopRequested();
+void SetStopHook(std::function<void()> hook);
+
+// What the gRPC services need from the member. Also the peer transport's
+// handler (raft messages in, membership out).
+class EtcdServer final : public peer::Handler {
  public:
   // Creates/opens the data dir, recovers (LMDB + WAL replay), starts raft,
   // the applier and the listeners. Returns once it is ready to serve.
   static Result<std::unique_ptr<EtcdServer>> Start(const config::ServerConfig& cfg);
-  ~EtcdServer();
+  ~EtcdServer() override;
 
   // Graceful stop: stops accepting, finishes in-flight requests, stops the
   // raft loop and the applier (everything proposed is applied), closes the
@@ -50,6 +63,28 @@ class EtcdServer {
   mvcc::Store* store() { return store_.get(); }
   void FillHeader(etcdserverpb::ResponseHeader* h) const;
   const config::ServerConfig& config() const { return cfg_; }
+
+  // --- membership (ClusterService) ---
+  std::vector<membership::Member> Members() const { return cluster_.Members(); }
+  // Add (voter/learner), remove or update `m` through raft after etcd's
+  // strict reconfiguration checks; cb once applied (or refused).
+  void ProposeMemberChange(raft::ConfChangeType type, const membership::Member& m,
+                           std::function<void(const Status&)> cb);
+  void PromoteMember(uint64_t id, std::function<void(const Status&)> cb);
+  // etcd: a learner serves only Status, serializable Range and Snapshot.
+  Status RejectIfLearner() const;
+  void MoveLeader(uint64_t target, std::function<void(const Status&)> cb);
+  uint64_t Leader() const;
+  bool IsLearner() const;
+
+  // --- peer::Handler ---
+  void Process(raft::Message m) override;
+  void ProcessSnapshot(raft::Message m, std::string db_path) override;
+  void ReportUnreachable(uint64_t id) override;
+  void ReportSnapshot(uint64_t id, bool ok) override;
+  bool IsRemoved(uint64_t id) override;
+  void ReportRejected(uint64_t id, const Status& st) override;
+  void FillMembers(peerpb::MembersResponse* out) override;
 
   uint64_t MemberId() const { return member_id_; }
   uint64_t ClusterId() const { return cluster_id_; }
@@ -66,6 +101,26 @@ class EtcdServer {
   Status PrepareDirs();
   Status OpenStorage();
   Status StartServing();
+  // Restart: picks the WAL snapshot marker, restores the backend from a
+  // received snapshot file when the WAL is ahead of it, opens the WAL.
+  Status OpenExistingWal(wal::ReadResult* rr);
+  Status BootstrapNewCluster(wal::ReadResult* rr);
+  Status JoinExistingCluster();
+  // --force-new-cluster: drops the other members by committed conf changes.
+  Status ForceNewCluster(wal::ReadResult* rr);
+  // Publishes name and client URLs through raft (etcd publishV3); the member
+  // serves clients only after that is applied.
+  Status PublishSelf();
+  void SendSnapshot(raft::Message m);
+  bool ApplyConfChange(mvcc::Batch& batch, const raft::ConfChangeV2& cc,
+                       const internalpb::ConfChangeContext& ctx, Status* client_status);
+  void OnMemberChange(const membership::Member& m, membership::ChangeKind kind);
+  membership::ReconfigInput ReconfigState() const;
+  void ProposeConfChangeRaw(raft::ConfChange cc, std::function<void(const Status&)> cb);
+  std::chrono::milliseconds RequestTimeout() const;
+  Status LoadMembers();
+  Status CreateWal();
+  Result<std::vector<membership::Member>> InitialMembers() const;
 
   config::ServerConfig cfg_;
   std::string member_dir_, wal_dir_, snap_dir_;
@@ -80,6 +135,15 @@ class EtcdServer {
   std::unique_ptr<Applier> applier_;
   std::unique_ptr<RaftNode> raft_;
   std::unique_ptr<Listeners> listeners_;
+  std::unique_ptr<peer::Transport> transport_;
+  membership::Cluster cluster_;
+  // Conf changes applied in the current batch, published after its commit
+  // (applier thread only).
+  std::vector<membership::Change> staged_changes_;
+  std::thread snapshot_sender_;  // one MsgSnap at a time (joined at Stop)
+  std::atomic<bool> snapshot_busy_{false};
+  wal::WalSnapshot wal_snapshot_;  // the marker the WAL was opened at
+  bool single_voter_ = false;
   std::vector<std::string> client_addrs_, peer_addrs_;
   std::atomic<bool> stopped_{false};
 };

@@ -8,7 +8,9 @@
 #pragma once
 
 #include <cstdint>
+#include <chrono>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <unordered_map>
 
@@ -22,8 +24,15 @@ class WaitRegistry {
   // `resp` is owned by the caller of Trigger and may be moved from (Swap'ed).
   using Callback = std::function<void(const Status&, internalpb::InternalResponse* resp)>;
 
+  using Clock = std::chrono::steady_clock;
+
   // Returns false if the id is already registered (a programmer error upstream).
   bool Register(uint64_t id, Callback cb);
+  // As Register; ExpireDue fails it once `deadline` passed (a proposal
+  // forwarded to a leader that died is never applied: etcd's request timeout).
+  bool Register(uint64_t id, Callback cb, Clock::time_point deadline);
+  // Fails every waiter whose deadline is <= now with `st`.
+  void ExpireDue(Clock::time_point now, const Status& st);
   // Completes and forgets the waiter of id; false if none was registered.
   bool Trigger(uint64_t id, const Status& st, internalpb::InternalResponse* resp);
   // Fails every registered waiter (shutdown, fatal WAL error).
@@ -32,7 +41,13 @@ class WaitRegistry {
 
  private:
   mutable std::mutex mu_;
-  std::unordered_map<uint64_t, Callback> waiters_;
+  using Deadlines = std::multimap<Clock::time_point, uint64_t>;
+  struct Waiter {
+    Callback cb;
+    Deadlines::iterator deadline;  // deadlines_.end(): none
+  };
+  std::unordered_map<uint64_t, Waiter> waiters_;
+  Deadlines deadlines_;
 };
 
 }  // namespace etcdpp::server

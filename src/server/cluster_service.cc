@@ -1,0 +1,154 @@
+#include "server/cluster_service.h"
+
+#include <ctime>
+
+#include "membership/errors.h"
+#include "membership/urls.h"
+#include "server/ids.h"
+#include "server/status_map.h"
+
+namespace etcdpp::server {
+namespace {
+
+// Every membership answer carries the member list as this member sees it
+// after the change (etcd: cluster.Members()).
+template <typename Resp>
+void FillMembers(EtcdServer* s, Resp* resp) {
+  s->FillHeader(resp->mutable_header());  // Cluster RPCs report revision 0
+  for (const auto& m : s->Members())
+    *resp->add_members() = membership::ToProto(m);
+}
+
+grpc::Status ClientError(const Status& st) {
+  return ToGrpcStatus(membership::ToClientError(st));
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* ClusterService::MemberAdd(grpc::CallbackServerContext* ctx,
+                                                    const etcdserverpb::MemberAddRequest* req,
+                                                    etcdserverpb::MemberAddResponse* resp) {
+  auto* reactor = ctx->DefaultReactor();
+  if (Status st = s_->RejectIfLearner(); !st.ok()) {
+    reactor->Finish(ToGrpcStatus(st));
+    return reactor;
+  }
+  auto urls = membership::ParseURLs({req->peerurls().begin(), req->peerurls().end()});
+  if (!urls.ok()) {
+    reactor->Finish(ToGrpcStatus(membership::ErrBadURLs()));
+    return reactor;
+  }
+  membership::Member m;
+  // etcd: a member added at runtime gets its id from its peer URLs and the
+  // current time (computeMemberID with an empty cluster name).
+  m.id = ComputeMemberId(*urls, std::to_string(std::time(nullptr)));
+  m.peer_urls = *urls;
+  m.is_learner = req->islearner();
+  s_->ProposeMemberChange(
+      req->islearner() ? raft::ConfChangeType::kAddLearnerNode : raft::ConfChangeType::kAddNode, m,
+      [this, reactor, resp, m](const Status& st) {
+        if (!st.ok()) {
+          reactor->Finish(ClientError(st));
+          return;
+        }
+        *resp->mutable_member() = membership::ToProto(m);
+        FillMembers(s_, resp);
+        reactor->Finish(grpc::Status::OK);
+      });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ClusterService::MemberRemove(grpc::CallbackServerContext* ctx,
+                                                       const etcdserverpb::MemberRemoveRequest* req,
+                                                       etcdserverpb::MemberRemoveResponse* resp) {
+  auto* reactor = ctx->DefaultReactor();
+  if (Status st = s_->RejectIfLearner(); !st.ok()) {
+    reactor->Finish(ToGrpcStatus(st));
+    return reactor;
+  }
+  membership::Member m;
+  m.id = req->id();
+  s_->ProposeMemberChange(raft::ConfChangeType::kRemoveNode, m,
+                          [this, reactor, resp](const Status& st) {
+                            if (!st.ok()) {
+                              reactor->Finish(ClientError(st));
+                              return;
+                            }
+                            FillMembers(s_, resp);
+                            reactor->Finish(grpc::Status::OK);
+                          });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ClusterService::MemberUpdate(grpc::CallbackServerContext* ctx,
+                                                       const etcdserverpb::MemberUpdateRequest* req,
+                                                       etcdserverpb::MemberUpdateResponse* resp) {
+  auto* reactor = ctx->DefaultReactor();
+  if (Status st = s_->RejectIfLearner(); !st.ok()) {
+    reactor->Finish(ToGrpcStatus(st));
+    return reactor;
+  }
+  auto urls = membership::ParseURLs({req->peerurls().begin(), req->peerurls().end()});
+  if (!urls.ok()) {
+    reactor->Finish(ToGrpcStatus(membership::ErrBadURLs()));
+    return reactor;
+  }
+  membership::Member m;
+  m.id = req->id();
+  m.peer_urls = *urls;
+  s_->ProposeMemberChange(raft::ConfChangeType::kUpdateNode, m,
+                          [this, reactor, resp](const Status& st) {
+                            if (!st.ok()) {
+                              reactor->Finish(ClientError(st));
+                              return;
+                            }
+                            FillMembers(s_, resp);
+                            reactor->Finish(grpc::Status::OK);
+                          });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ClusterService::MemberPromote(
+    grpc::CallbackServerContext* ctx, const etcdserverpb::MemberPromoteRequest* req,
+    etcdserverpb::MemberPromoteResponse* resp) {
+  auto* reactor = ctx->DefaultReactor();
+  if (Status st = s_->RejectIfLearner(); !st.ok()) {
+    reactor->Finish(ToGrpcStatus(st));
+    return reactor;
+  }
+  s_->PromoteMember(req->id(), [this, reactor, resp](const Status& st) {
+    if (!st.ok()) {
+      reactor->Finish(ClientError(st));
+      return;
+    }
+    FillMembers(s_, resp);
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ClusterService::MemberList(grpc::CallbackServerContext* ctx,
+                                                     const etcdserverpb::MemberListRequest* req,
+                                                     etcdserverpb::MemberListResponse* resp) {
+  auto* reactor = ctx->DefaultReactor();
+  if (Status st = s_->RejectIfLearner(); !st.ok()) {
+    reactor->Finish(ToGrpcStatus(st));
+    return reactor;
+  }
+  if (!req->linearizable()) {
+    FillMembers(s_, resp);
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+  s_->WaitLinearizable([this, reactor, resp](const Status& st) {
+    if (!st.ok()) {
+      reactor->Finish(ToGrpcStatus(st));
+      return;
+    }
+    FillMembers(s_, resp);
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+}  // namespace etcdpp::server
