@@ -28,8 +28,7 @@ const char* ChangeKindName(ChangeKind k) {
 namespace {
 
 // A peer URL of `urls` used by a member other than `except`?
-bool PeerURLTaken(const MembershipState& s, const std::vector<std::string>& urls,
-                  uint64_t except) {
+bool PeerURLTaken(const MembershipState& s, const std::vector<std::string>& urls, uint64_t except) {
   for (const auto& [id, m] : s.members) {
     if (id == except) continue;
     for (const auto& u : urls) {
@@ -78,7 +77,8 @@ Status ValidateConfChange(const MembershipState& state, const raft::ConfChange& 
       if (PeerURLTaken(state, m->peer_urls, 0)) return ErrPeerURLExists();
       if (cc.type == raft::ConfChangeType::kAddLearnerNode) {
         size_t learners = 0;
-        for (const auto& [mid, mm] : state.members) learners += mm.is_learner ? 1 : 0;
+        for (const auto& [mid, mm] : state.members)
+          learners += mm.is_learner ? 1 : 0;
         if (learners + 1 > max_learners) return ErrTooManyLearners();
       }
       return Status::OK();
@@ -158,7 +158,8 @@ std::vector<Member> Cluster::Members() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<Member> out;
   out.reserve(state_.members.size());
-  for (const auto& [id, m] : state_.members) out.push_back(m);  // std::map: id order
+  for (const auto& [id, m] : state_.members)
+    out.push_back(m);  // std::map: id order
   return out;
 }
 
@@ -177,14 +178,16 @@ bool Cluster::IsRemoved(uint64_t id) const {
 size_t Cluster::VoterCount() const {
   std::lock_guard<std::mutex> lock(mu_);
   size_t n = 0;
-  for (const auto& [id, m] : state_.members) n += m.is_learner ? 0 : 1;
+  for (const auto& [id, m] : state_.members)
+    n += m.is_learner ? 0 : 1;
   return n;
 }
 
 size_t Cluster::LearnerCount() const {
   std::lock_guard<std::mutex> lock(mu_);
   size_t n = 0;
-  for (const auto& [id, m] : state_.members) n += m.is_learner ? 1 : 0;
+  for (const auto& [id, m] : state_.members)
+    n += m.is_learner ? 1 : 0;
   return n;
 }
 
@@ -291,7 +294,8 @@ void Cluster::Publish(const Change& c) {
               {"member-id", IdString(c.member.id)},
               {"peer-urls", c.member.peer_urls},
               {"is-learner", c.member.is_learner}});
-  for (const auto& fn : listeners) fn(c.member, c.kind);
+  for (const auto& fn : listeners)
+    fn(c.member, c.kind);
 }
 
 void Cluster::OnChange(Listener fn) {

@@ -42,26 +42,40 @@ inline constexpr std::string_view kErrGRPCTooManyLearners =
     "etcdserver: too many learner members in cluster";
 
 // Status constructors for the internal errors.
-inline Status ErrIDRemoved() { return Status::FailedPrecondition(kErrIDRemoved); }
-inline Status ErrIDExists() { return Status::FailedPrecondition(kErrIDExists); }
-inline Status ErrIDNotFound() { return Status::FailedPrecondition(kErrIDNotFound); }
-inline Status ErrPeerURLExists() { return Status::FailedPrecondition(kErrPeerURLExists); }
-inline Status ErrMemberNotLearner() { return Status::FailedPrecondition(kErrMemberNotLearner); }
-inline Status ErrTooManyLearners() { return Status::FailedPrecondition(kErrTooManyLearners); }
+inline Status ErrIDRemoved() {
+  return Status::FailedPrecondition(kErrIDRemoved);
+}
+inline Status ErrIDExists() {
+  return Status::FailedPrecondition(kErrIDExists);
+}
+inline Status ErrIDNotFound() {
+  return Status::FailedPrecondition(kErrIDNotFound);
+}
+inline Status ErrPeerURLExists() {
+  return Status::FailedPrecondition(kErrPeerURLExists);
+}
+inline Status ErrMemberNotLearner() {
+  return Status::FailedPrecondition(kErrMemberNotLearner);
+}
+inline Status ErrTooManyLearners() {
+  return Status::FailedPrecondition(kErrTooManyLearners);
+}
 // MemberAdd/MemberUpdate with URLs that do not parse (etcd: before proposing).
-inline Status ErrBadURLs() { return Status::InvalidArgument(kErrGRPCMemberBadURLs); }
+inline Status ErrBadURLs() {
+  return Status::InvalidArgument(kErrGRPCMemberBadURLs);
+}
 
 // Maps a membership/reconfig error to what etcd's gRPC layer returns:
 //   ID removed, ID not found       -> NotFound "etcdserver: member not found"
 //   ID exists                      -> FailedPrecondition "etcdserver: member ID already exist"
 //   peerURL exists                 -> FailedPrecondition "etcdserver: Peer URLs already exists"
-//   can only promote a learner     -> FailedPrecondition "etcdserver: can only promote a learner member"
-//   too many learners              -> FailedPrecondition "etcdserver: too many learner members in cluster"
-//   not enough started members     -> FailedPrecondition (same text)
-//   learner not in sync            -> FailedPrecondition (same text)
-//   unhealthy cluster              -> Unavailable "etcdserver: unhealthy cluster"
-//   not leader                     -> FailedPrecondition "etcdserver: not leader"
-//   bad URLs                       -> InvalidArgument "etcdserver: given member URLs are invalid"
+//   can only promote a learner     -> FailedPrecondition "etcdserver: can only promote a learner
+//   member" too many learners              -> FailedPrecondition "etcdserver: too many learner
+//   members in cluster" not enough started members     -> FailedPrecondition (same text) learner
+//   not in sync            -> FailedPrecondition (same text) unhealthy cluster              ->
+//   Unavailable "etcdserver: unhealthy cluster" not leader                     ->
+//   FailedPrecondition "etcdserver: not leader" bad URLs                       -> InvalidArgument
+//   "etcdserver: given member URLs are invalid"
 // Anything else is returned unchanged.
 Status ToClientError(const Status& st);
 

@@ -23,7 +23,8 @@ std::string JoinSpace(const std::vector<std::string>& v) {
 std::string InitialClusterString(const std::vector<NamedURLs>& cluster) {
   std::vector<std::string> pairs;
   for (const auto& m : cluster) {
-    for (const auto& u : m.peer_urls) pairs.push_back(m.name + "=" + u);
+    for (const auto& u : m.peer_urls)
+      pairs.push_back(m.name + "=" + u);
   }
   std::sort(pairs.begin(), pairs.end());
   std::string out;
@@ -95,14 +96,15 @@ Result<std::vector<Member>> BuildInitialMembers(
     if (by_id.count(m.id) != 0) {
       // etcd prints the Go struct; we print its fields in the same order.
       return Status::InvalidArgument("member exists with identical ID {ID:" + IdString(m.id) +
-                                     " Name:" + m.name + " PeerURLs:[" +
-                                     JoinSpace(m.peer_urls) + "]}");
+                                     " Name:" + m.name + " PeerURLs:[" + JoinSpace(m.peer_urls) +
+                                     "]}");
     }
     if (m.id == 0) return Status::InvalidArgument("cannot use 0 as member id");
     by_id.emplace(m.id, std::move(m));
   }
   std::vector<Member> out;
-  for (auto& [id, m] : by_id) out.push_back(std::move(m));
+  for (auto& [id, m] : by_id)
+    out.push_back(std::move(m));
   return out;
 }
 

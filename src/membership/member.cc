@@ -8,8 +8,10 @@ etcdserverpb::Member ToProto(const Member& m) {
   etcdserverpb::Member pb;
   pb.set_id(m.id);
   pb.set_name(m.name);
-  for (const auto& u : m.peer_urls) pb.add_peerurls(u);
-  for (const auto& u : m.client_urls) pb.add_clienturls(u);
+  for (const auto& u : m.peer_urls)
+    pb.add_peerurls(u);
+  for (const auto& u : m.client_urls)
+    pb.add_clienturls(u);
   pb.set_islearner(m.is_learner);
   return pb;
 }

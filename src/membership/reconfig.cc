@@ -6,8 +6,12 @@
 namespace etcdpp::membership {
 namespace {
 
-Status NotEnoughStarted() { return Status::FailedPrecondition(kErrNotEnoughStartedMembers); }
-Status Unhealthy() { return Status::Unavailable(kErrUnhealthy); }
+Status NotEnoughStarted() {
+  return Status::FailedPrecondition(kErrNotEnoughStartedMembers);
+}
+Status Unhealthy() {
+  return Status::Unavailable(kErrUnhealthy);
+}
 
 bool ConnectedSince(const ActiveSince& active, Clock::time_point since, uint64_t id) {
   auto it = active.find(id);
@@ -75,7 +79,8 @@ Status MayAddMember(const ReconfigInput& in, bool is_learner) {
     return NotEnoughStarted();
   }
   int voters = 0;
-  for (const Member& m : in.members) voters += m.is_learner ? 0 : 1;
+  for (const Member& m : in.members)
+    voters += m.is_learner ? 0 : 1;
   if (NumConnectedSince(in.members, in.active, in.now - kHealthInterval, in.self) != voters) {
     log::Write(log::Level::kWarn,
                "rejecting member add request; local member has not been connected to all "
@@ -92,14 +97,16 @@ Status MayRemoveMember(const ReconfigInput& in, uint64_t id) {
     if (m.id == id && m.is_learner) return Status::OK();  // no quorum at stake
   }
   if (!IsReadyToRemoveVotingMember(in.members, id)) {
-    log::Write(log::Level::kWarn, "rejecting member remove request; not enough healthy members",
-               {{"local-member-id", IdString(in.self)}, {"requested-member-remove-id", IdString(id)}});
+    log::Write(
+        log::Level::kWarn, "rejecting member remove request; not enough healthy members",
+        {{"local-member-id", IdString(in.self)}, {"requested-member-remove-id", IdString(id)}});
     return NotEnoughStarted();
   }
   // A member we have no connection to is down: not part of the active quorum.
   if (id != in.self && in.active.find(id) == in.active.end()) return Status::OK();
   int voters = 0;
-  for (const Member& m : in.members) voters += m.is_learner ? 0 : 1;
+  for (const Member& m : in.members)
+    voters += m.is_learner ? 0 : 1;
   int active = NumConnectedSince(in.members, in.active, in.now - kHealthInterval, in.self);
   if (active - 1 < 1 + (voters - 1) / 2) {
     log::Write(log::Level::kWarn,
@@ -124,8 +131,9 @@ Status MayPromoteMember(const ReconfigInput& in, uint64_t id, bool is_leader,
     return Status::FailedPrecondition(kErrLearnerNotReady);
   }
   if (in.strict && !IsReadyToPromoteMember(in.members, id)) {
-    log::Write(log::Level::kWarn, "rejecting member promote request; not enough healthy members",
-               {{"local-member-id", IdString(in.self)}, {"requested-member-remove-id", IdString(id)}});
+    log::Write(
+        log::Level::kWarn, "rejecting member promote request; not enough healthy members",
+        {{"local-member-id", IdString(in.self)}, {"requested-member-remove-id", IdString(id)}});
     return NotEnoughStarted();
   }
   return Status::OK();

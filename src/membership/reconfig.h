@@ -65,7 +65,7 @@ struct ReconfigInput {
   std::vector<Member> members;  // current members (voters and learners)
   ActiveSince active;           // from the peer transport
   Clock::time_point now;
-  uint64_t self = 0;  // local member id
+  uint64_t self = 0;   // local member id
   bool strict = true;  // --strict-reconfig-check
 };
 

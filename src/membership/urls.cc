@@ -67,7 +67,8 @@ Result<std::vector<std::string>> ParseURLs(const std::vector<std::string>& urls)
 bool URLStringsEqual(std::vector<std::string> a, std::vector<std::string> b) {
   if (a.size() != b.size()) return false;
   for (auto* v : {&a, &b}) {
-    for (auto& s : *v) s = std::string(Trim(s));
+    for (auto& s : *v)
+      s = std::string(Trim(s));
     std::sort(v->begin(), v->end());
   }
   return a == b;
