@@ -144,6 +144,51 @@ TEST_F(MembersTableTest, MixesWithKeyValueTxnsInOneBatch) {
   EXPECT_TRUE(got->kvs.empty());
 }
 
+// Member rows ride the batch's MAP_FULL handling: growth mid-batch replays
+// them; at the maximum the failing write errors and earlier ones survive.
+TEST(MembersTableMapTest, GrowsThenSpaceExceeded) {
+  TempDir dir;
+  Options o;
+  o.initial_map_size_bytes = 1 << 20;
+  o.map_size_bytes = 4 << 20;
+  auto s = Store::Open(dir.path() + "/db", o);
+  ASSERT_TRUE(s.ok());
+  const std::string v(64 * 1024, 'm');
+  {
+    auto b = (*s)->BeginBatch();
+    ASSERT_TRUE(b.ok());
+    auto t = (*b)->BeginTxn();
+    ASSERT_TRUE((*t)->Put("k", "v", 0).ok());
+    ASSERT_TRUE((*t)->End().ok());
+    for (uint64_t id = 1; id <= 24; ++id)
+      ASSERT_TRUE((*b)->PutMember(id, v).ok()) << id;
+    ASSERT_TRUE((*b)->PutRemovedMember(99).ok());
+    ASSERT_TRUE((*b)->Commit().ok());
+  }
+  EXPECT_GT((*s)->DbSizeBytes(), 1 << 20);
+  auto b = (*s)->BeginBatch();
+  ASSERT_TRUE(b.ok());
+  Status last;
+  uint64_t id = 100;
+  for (; id < 300; ++id) {
+    last = (*b)->PutMember(id, v);
+    if (!last.ok()) break;
+  }
+  EXPECT_EQ(last.code(), Code::kResourceExhausted);
+  ASSERT_TRUE((*b)->Commit().ok());
+  b->reset();
+  auto r = (*s)->Read();
+  ASSERT_TRUE(r.ok());
+  auto m = (*r)->Members();
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->size(), 24u + (id - 100));
+  EXPECT_EQ(m->front().second, v);
+  auto rm = (*r)->RemovedMembers();
+  ASSERT_TRUE(rm.ok());
+  EXPECT_EQ(*rm, (std::vector<uint64_t>{99}));
+  EXPECT_EQ((*r)->Range("k", "", {})->kvs.size(), 1u);
+}
+
 // A data dir written before the members tables existed opens and reads empty.
 TEST(MembersTableUpgradeTest, OldDataDirWithoutTablesOpens) {
   TempDir dir;
