@@ -19,6 +19,40 @@ Result<uint64_t> GetMetaU64(MDB_txn* txn, MDB_dbi meta, std::string_view name, u
   return GetBE64(static_cast<const char*>(v.mv_data));
 }
 
+namespace {
+
+// Calls fn(id, value) for every row of a members table, in id order.
+template <typename F>
+Status ScanIdTable(MDB_txn* txn, MDB_dbi dbi, std::string_view what, F fn) {
+  lmdb::Cursor c;
+  int rc = c.Open(txn, dbi);
+  if (rc != MDB_SUCCESS) return lmdb::ToStatus(rc, "cursor");
+  MDB_val k, v;
+  for (rc = c.Get(&k, &v, MDB_FIRST); rc == MDB_SUCCESS; rc = c.Get(&k, &v, MDB_NEXT)) {
+    if (k.mv_size != 8) return Status::Corruption("mvcc: bad key in " + std::string(what));
+    fn(GetBE64(static_cast<const char*>(k.mv_data)), View(v));
+  }
+  if (rc != MDB_NOTFOUND) return lmdb::ToStatus(rc, std::string(what) + " scan");
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<std::vector<std::pair<uint64_t, std::string>>> ReadMembers(MDB_txn* txn, const Dbs& dbs) {
+  std::vector<std::pair<uint64_t, std::string>> out;
+  ETCDPP_RETURN_IF_ERROR(
+      ScanIdTable(txn, dbs.members, "members",
+                  [&](uint64_t id, std::string_view v) { out.emplace_back(id, std::string(v)); }));
+  return out;
+}
+
+Result<std::vector<uint64_t>> ReadRemovedMembers(MDB_txn* txn, const Dbs& dbs) {
+  std::vector<uint64_t> out;
+  ETCDPP_RETURN_IF_ERROR(ScanIdTable(txn, dbs.members_removed, "members_removed",
+                                     [&](uint64_t id, std::string_view) { out.push_back(id); }));
+  return out;
+}
+
 Status Reader::ResolveIndexKey(std::string_view key, std::string* index_key, bool* exists) const {
   if (key.size() <= kShortKeyMax) {
     *index_key = std::string(key);

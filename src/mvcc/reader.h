@@ -9,6 +9,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "common/status.h"
 #include "mvcc/index_codec.h"
@@ -21,6 +23,8 @@ struct Dbs {
   MDB_dbi index = 0;
   MDB_dbi meta = 0;
   MDB_dbi longkey = 0;
+  MDB_dbi members = 0;          // member id (8B BE) -> etcdserverpb.Member (src/membership)
+  MDB_dbi members_removed = 0;  // member id (8B BE) -> "" (ids that may never come back)
 };
 
 // One live (or, with tombstones, any) key met by a scan.
@@ -61,6 +65,10 @@ class Reader {
 
 // meta helpers (values are 8-byte big-endian).
 Result<uint64_t> GetMetaU64(MDB_txn* txn, MDB_dbi meta, std::string_view name, uint64_t dflt);
+
+// The members tables (ids in ascending order: big-endian keys sort numerically).
+Result<std::vector<std::pair<uint64_t, std::string>>> ReadMembers(MDB_txn* txn, const Dbs& dbs);
+Result<std::vector<uint64_t>> ReadRemovedMembers(MDB_txn* txn, const Dbs& dbs);
 
 inline constexpr std::string_view kMetaConsistentIndex = "consistent_index";
 inline constexpr std::string_view kMetaTerm = "term";

@@ -55,6 +55,12 @@ class ReadTxnImpl final : public ReadTxn {
   int64_t Rev() const override { return rev_; }
   int64_t CompactRev() const override { return compact_; }
   Result<EventsResult> Events(int64_t from, int64_t to, size_t max_events, bool prev_kv) override;
+  Result<std::vector<std::pair<uint64_t, std::string>>> Members() override {
+    return ReadMembers(txn_.get(), dbs_);
+  }
+  Result<std::vector<uint64_t>> RemovedMembers() override {
+    return ReadRemovedMembers(txn_.get(), dbs_);
+  }
 
  private:
   std::shared_lock<std::shared_mutex> lock_;  // held while the txn lives (see map resizing)
@@ -297,6 +303,24 @@ class BatchImpl final : public Batch {
     log_.push_back(Op{Op::kSetCI, {}, {}, static_cast<int64_t>(index), term});
   }
 
+  Status PutMember(uint64_t id, std::string_view encoded) override {
+    return AuxWrite(Op::kAuxPut, s_->dbs_.members, BE64(id), encoded);
+  }
+  Status DeleteMember(uint64_t id) override {
+    return AuxWrite(Op::kAuxDel, s_->dbs_.members, BE64(id), {});
+  }
+  Status PutRemovedMember(uint64_t id) override {
+    return AuxWrite(Op::kAuxPut, s_->dbs_.members_removed, BE64(id), {});
+  }
+  Result<std::vector<std::pair<uint64_t, std::string>>> Members() override {
+    if (!dead_.ok()) return dead_;
+    return ReadMembers(txn_.get(), s_->dbs_);
+  }
+  Result<std::vector<uint64_t>> RemovedMembers() override {
+    if (!dead_.ok()) return dead_;
+    return ReadRemovedMembers(txn_.get(), s_->dbs_);
+  }
+
   Status Commit() override {
     assert(!in_txn_ && "commit with an open TxnWrite");
     if (!dead_.ok()) return dead_;
@@ -397,11 +421,48 @@ class BatchImpl final : public Batch {
 
  private:
   struct Op {
-    enum Kind { kBegin, kPut, kDelete, kEnd, kCompact, kSetCI } kind;
+    // kAuxPut/kAuxDel: a = key, b = value, m = the table's MDB_dbi.
+    enum Kind { kBegin, kPut, kDelete, kEnd, kCompact, kSetCI, kAuxPut, kAuxDel } kind;
     std::string a, b;
     int64_t n = 0;
     uint64_t m = 0;
   };
+
+  // A put/delete in a plain (unrevisioned) table, outside logical txns. Like
+  // Retry, but there is no logical txn to fail: when the map cannot grow, the
+  // batch is rebuilt without this write and the write fails.
+  Status AuxWrite(Op::Kind kind, MDB_dbi dbi, const std::string& key, std::string_view value) {
+    assert(!in_txn_ && "membership writes go between logical txns");
+    if (!dead_.ok()) return dead_;
+    for (;;) {
+      map_full_ = false;
+      Status st = DoAux(kind, dbi, key, value);
+      if (st.ok()) {
+        log_.push_back(Op{kind, key, std::string(value), 0, dbi});
+        return st;
+      }
+      if (!map_full_) {
+        dead_ = st;  // LMDB marks its txn failed on any other error
+        return st;
+      }
+      ReleaseTxn();  // mdb_env_set_mapsize needs every txn of the process gone
+      const bool grown = s_->GrowMap();
+      Status rs = ReplayAfterAbort(log_.size());
+      if (!rs.ok()) {
+        dead_ = rs;
+        return rs;
+      }
+      if (!grown) return Status::ResourceExhausted(kErrNoSpace);
+    }
+  }
+
+  Status DoAux(Op::Kind kind, MDB_dbi dbi, std::string_view key, std::string_view value) {
+    MDB_val k = Val(key), v = Val(value);
+    if (kind == Op::kAuxPut) return Check(mdb_put(txn_.get(), dbi, &k, &v, 0), "put aux");
+    int rc = mdb_del(txn_.get(), dbi, &k, nullptr);
+    if (rc == MDB_NOTFOUND) return Status::OK();
+    return Check(rc, "del aux");
+  }
 
   void ResetState() {
     rev_ = s_->current_rev_.load();
@@ -482,6 +543,10 @@ class BatchImpl final : public Batch {
         case Op::kSetCI:
           ci_ = static_cast<uint64_t>(op.n);
           term_ = op.m;
+          break;
+        case Op::kAuxPut:
+        case Op::kAuxDel:
+          st = DoAux(op.kind, static_cast<MDB_dbi>(op.m), op.a, op.b);
           break;
       }
       if (!st.ok()) return st;  // the same ops fitted a smaller map before
@@ -728,7 +793,11 @@ Status StoreImpl::OpenEnv(const std::string& dir, const Options& opts) {
       (rc = mdb_dbi_open(txn.get(), "index", MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED,
                          &dbs_.index)) != MDB_SUCCESS ||
       (rc = mdb_dbi_open(txn.get(), "meta", MDB_CREATE, &dbs_.meta)) != MDB_SUCCESS ||
-      (rc = mdb_dbi_open(txn.get(), "longkey", MDB_CREATE, &dbs_.longkey)) != MDB_SUCCESS) {
+      (rc = mdb_dbi_open(txn.get(), "longkey", MDB_CREATE, &dbs_.longkey)) != MDB_SUCCESS ||
+      // Added with cluster membership: MDB_CREATE makes older data dirs open fine.
+      (rc = mdb_dbi_open(txn.get(), "members", MDB_CREATE, &dbs_.members)) != MDB_SUCCESS ||
+      (rc = mdb_dbi_open(txn.get(), "members_removed", MDB_CREATE, &dbs_.members_removed)) !=
+          MDB_SUCCESS) {
     return lmdb::ToStatus(rc, "open databases");
   }
   auto cur = GetMetaU64(txn.get(), dbs_.meta, kMetaCurrentRev, 1);

@@ -5,7 +5,10 @@
 //   index  user key (order-preserving encoding; keys longer than LMDB's limit
 //          included) -> that key's revisions. No RAM index proportional to keys.
 //   meta   consistent index + term, current and compacted revisions, ...
-// plus, for later issues, aux tables (lease, members, auth, alarm, ...).
+//   members          member id (8B BE) -> serialized etcdserverpb.Member
+//   members_removed  member id (8B BE) -> "" (etcd's members_removed bucket)
+// plus, for later issues, aux tables (lease, auth, alarm, ...). Tables missing
+// from an older data dir are created at open.
 //
 // Revision rules are etcd's (ETCD-FACTS.md §5.1): an empty store is at rev 1;
 // each logical write txn that changes something gets one new revision, its
@@ -20,6 +23,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -84,6 +88,12 @@ class ReadTxn : public ReadView {
   // from < CompactRev() (what compaction removed cannot be replayed).
   virtual Result<EventsResult> Events(int64_t from, int64_t to, size_t max_events,
                                       bool prev_kv) = 0;
+
+  // Cluster membership as stored (src/membership owns the encoding): rows of
+  // `members` as (id, serialized etcdserverpb.Member) and the ids in
+  // `members_removed`, both in ascending id order.
+  virtual Result<std::vector<std::pair<uint64_t, std::string>>> Members() = 0;
+  virtual Result<std::vector<uint64_t>> RemovedMembers() = 0;
 };
 
 // One logical etcd transaction (one revision) inside a write Batch. Ranges see
@@ -123,6 +133,17 @@ class Batch {
   // The raft index/term of the last applied entry, stored in this same LMDB
   // transaction so replay after a crash is exact (etcd #13766).
   virtual void SetConsistentIndex(uint64_t index, uint64_t term) = 0;
+  // Cluster membership, written in this same LMDB transaction as the
+  // consistent index (so a conf change is applied exactly once). Only between
+  // logical txns (no TxnWrite open). Creates no revision. On a full map that
+  // cannot grow: ResourceExhausted, the batch keeps everything before.
+  virtual Status PutMember(uint64_t id, std::string_view encoded) = 0;
+  virtual Status DeleteMember(uint64_t id) = 0;  // OK if absent
+  virtual Status PutRemovedMember(uint64_t id) = 0;
+  // The tables as this batch sees them (its own writes included).
+  virtual Result<std::vector<std::pair<uint64_t, std::string>>> Members() = 0;
+  virtual Result<std::vector<uint64_t>> RemovedMembers() = 0;
+
   // Commits (one fdatasync unless unsafe_no_fsync). After OK, readers see it.
   virtual Status Commit() = 0;
   // Dropping a Batch without Commit aborts it.
