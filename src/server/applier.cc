@@ -198,7 +198,7 @@ void Applier::Fail(const Status& err, uint64_t first, uint64_t last) {
   FireReadWaiters(Status::OK());  // see WaitApplied: served from committed state
 }
 
-Status Applier::Restore(const Item& item) {
+Status Applier::Restore(const Applier::Item& item) {
   if (item.entry.index <= applied_.load(std::memory_order_acquire)) {
     unlink(item.restore_path.c_str());
     return Status::OK();

@@ -92,6 +92,11 @@ class Applier {
     bool physical_compaction = false;  // ... and waits for history to be freed
   };
 
+  struct Item {
+    raft::Entry entry;
+    std::string restore_path;  // non-empty: restore the store (entry.index/term = snapshot's)
+  };
+
   void Run();
   Status ApplyBatch(const std::vector<raft::Entry>& entries, std::vector<Result>* results);
   void ApplyEntry(mvcc::Batch& batch, const raft::Entry& e, std::vector<Result>* results);
@@ -112,10 +117,6 @@ class Applier {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  struct Item {
-    raft::Entry entry;
-    std::string restore_path;  // non-empty: restore the store (entry.index/term = snapshot's)
-  };
   std::deque<Item> queue_;                                                    // guarded by mu_
   std::map<uint64_t, bool> cc_verdicts_;                                      // guarded by mu_
   std::condition_variable applied_cv_;

@@ -537,10 +537,6 @@ bool RaftNode::HandleReady(const std::vector<uint64_t>& batch_ids) {
     LOG_INFO("applied snapshot from leader", {"local-member-id", IdToHex(id_)},
              {"snapshot-index", md.index});
   }
-  if (!rd.committed_entries.empty()) {
-    ApplyCommitted(std::move(rd.committed_entries));
-    rd.committed_entries.clear();
-  }
   // 5. Reads whose ReadIndex round completed: each waits for its index to be
   //    applied (Applier::WaitApplied, non-blocking).
   for (const auto& rs : rd.read_states) {
@@ -550,8 +546,11 @@ bool RaftNode::HandleReady(const std::vector<uint64_t>& batch_ids) {
       r.cb(rs.index);
     reads_in_flight_.erase(it);
   }
-  // 6. Done with this Ready.
+  // 6. Advance (it books the committed entries as applied inside the core),
+  //    then hand them over (moved, not copied); nothing runs in between, so
+  //    this equals the contract order.
   node_->Advance(rd);
+  if (!rd.committed_entries.empty()) ApplyCommitted(std::move(rd.committed_entries));
   MaybeSnapshot();
   return true;
 }

@@ -434,7 +434,13 @@ Status EtcdServer::CreateWal() {
 }
 
 Result<std::vector<membership::Member>> EtcdServer::InitialMembers() const {
-  ETCDPP_ASSIGN_OR_RETURN(auto parsed, membership::ParseInitialCluster(cfg_.initial_cluster));
+  std::string ic = cfg_.initial_cluster;
+  if (ic.empty()) {
+    // etcd's default: this member alone, at its advertised peer URLs.
+    for (const auto& u : cfg_.initial_advertise_peer_urls)
+      ic += (ic.empty() ? "" : ",") + cfg_.name + "=" + u;
+  }
+  ETCDPP_ASSIGN_OR_RETURN(auto parsed, membership::ParseInitialCluster(ic));
   ETCDPP_RETURN_IF_ERROR(membership::CheckHasLocalMember(parsed, cfg_.name));
   const std::string token = cfg_.initial_cluster_token;
   return membership::BuildInitialMembers(

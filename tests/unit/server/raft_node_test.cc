@@ -34,7 +34,11 @@ class FakeWal : public wal::Wal {
       persisted.push_back(e);
     return Status::OK();
   }
-  Status SaveSnapshot(wal::WalSnapshot) override { return Status::OK(); }
+  Status SaveSnapshot(wal::WalSnapshot) override {
+    std::lock_guard<std::mutex> lock(mu);
+    snapshots++;
+    return Status::OK();
+  }
   Status PurgeTo(uint64_t) override { return Status::OK(); }
   uint64_t LastIndex() const override {
     std::lock_guard<std::mutex> lock(mu);
@@ -59,6 +63,7 @@ class FakeWal : public wal::Wal {
   Status fail;
   int saves = 0;
   int syncs = 0;
+  int snapshots = 0;
   raft::HardState last_hs;
   std::vector<raft::Entry> persisted;
 };
@@ -87,10 +92,22 @@ struct Sink {
 
 constexpr uint64_t kId = 0x8e9e05c52164694dull;
 
-// The WAL's log of a member: the bootstrap entry, then entries 2..n of `term`.
-std::vector<raft::Entry> Log(uint64_t n, uint64_t term) {
-  std::vector<raft::Entry> es{BootstrapEntry(kId)};
-  for (uint64_t i = 2; i <= n; i++) {
+raft::Entry BootstrapEntry(uint64_t id) {
+  raft::ConfChange cc;
+  cc.type = raft::ConfChangeType::kAddNode;
+  cc.node_id = id;
+  raft::Entry e;
+  e.term = 1;
+  e.index = 1;
+  e.type = raft::EntryType::kConfChange;
+  e.data = raft::EncodeConfChange(cc);
+  return e;
+}
+
+// Entries from..to of `term`.
+std::vector<raft::Entry> Log(uint64_t from, uint64_t to, uint64_t term) {
+  std::vector<raft::Entry> es;
+  for (uint64_t i = from; i <= to; i++) {
     raft::Entry e;
     e.index = i;
     e.term = term;
@@ -99,21 +116,32 @@ std::vector<raft::Entry> Log(uint64_t n, uint64_t term) {
   return es;
 }
 
-RaftState NewMember() {
-  return RaftState{kId, BootstrapHardState(), Log(1, 1), 1};
+// A single voter whose backend is applied up to `applied` (the snapshot),
+// with WAL entries applied+1..last of `term`.
+RaftState Member(uint64_t applied, uint64_t last, uint64_t term, raft::HardState hs) {
+  RaftState rs;
+  rs.id = kId;
+  rs.hard_state = hs;
+  rs.snapshot.metadata.index = applied;
+  rs.snapshot.metadata.term = applied == 1 ? 1 : term;
+  rs.snapshot.metadata.conf_state.voters = {kId};
+  rs.entries = Log(applied + 1, last, term);
+  rs.applied = applied;
+  return rs;
 }
 
-TEST(RaftNode, BootstrapEntryIsEtcdsAddNode) {
-  raft::Entry e = BootstrapEntry(kId);
-  EXPECT_EQ(e.index, 1u);
-  EXPECT_EQ(e.term, 1u);
-  EXPECT_EQ(e.type, raft::EntryType::kConfChange);
-  auto cc = raft::DecodeConfChangeEntry(e);
-  ASSERT_TRUE(cc.ok()) << cc.status().ToString();
-  ASSERT_EQ(cc->changes.size(), 1u);
-  EXPECT_EQ(cc->changes[0].type, raft::ConfChangeType::kAddNode);
-  EXPECT_EQ(cc->changes[0].node_id, kId);
-  EXPECT_EQ(BootstrapHardState(), (raft::HardState{1, 0, 1}));
+RaftState NewMember() {
+  return Member(1, 1, 1, raft::HardState{1, 0, 1});
+}
+
+RaftNode::Hooks SinkHooks(Sink* sink) {
+  RaftNode::Hooks h;
+  h.apply = [sink](std::vector<raft::Entry> es) { sink->Add(std::move(es)); };
+  h.await_applied = [](uint64_t) -> Result<bool> { return true; };
+  h.send = [](std::vector<raft::Message>) {};
+  h.send_snapshot = [](raft::Message) {};
+  h.restore = [](const raft::SnapshotMetadata&, std::string) {};
+  return h;
 }
 
 // Restart: the log and hard state come back, the campaign wins the next term
@@ -126,17 +154,15 @@ TEST(RaftNode, RestartCampaignsForTheNextTerm) {
   sink.wal = &wal;
   {
     std::lock_guard<std::mutex> lock(wal.mu);
-    wal.persisted = Log(7, 3);
+    wal.persisted = Log(1, 7, 3);
   }
-  RaftNode node(RaftState{kId, raft::HardState{3, kId, 7}, Log(7, 3), 7}, &wal, &wait,
-                [&](std::vector<raft::Entry> es) { sink.Add(std::move(es)); }, {});
+  RaftNode node(Member(7, 7, 3, raft::HardState{3, kId, 7}), &wal, &wait, SinkHooks(&sink), {});
   EXPECT_EQ(node.Term(), 3u);
   EXPECT_EQ(node.CommitIndex(), 7u);
-  node.Start();
+  node.Start(/*campaign=*/true);
   EXPECT_TRUE(node.IsLeader());
-  EXPECT_EQ(node.Term(), 4u);
-  EXPECT_EQ(node.LeaderEntryIndex(), 8u);
   sink.WaitFor(1);
+  EXPECT_EQ(node.Term(), 4u);
   node.Stop();
   ASSERT_EQ(sink.applied.size(), 1u);
   EXPECT_EQ(sink.applied[0].index, 8u);
@@ -146,19 +172,28 @@ TEST(RaftNode, RestartCampaignsForTheNextTerm) {
   EXPECT_EQ(wal.last_hs, (raft::HardState{4, kId, 8}));
 }
 
-// A torn last Save can keep entries whose hard state record is lost: one
-// voter treats every persisted entry as committed, at the log's term.
+// A torn last Save can keep entries whose hard state record is lost: the
+// term is raised to the log's, and once elected the entries are committed.
 TEST(RaftNode, TornHardStateIsRaisedToTheLog) {
   FakeWal wal;
   WaitRegistry wait;
-  RaftNode node(RaftState{kId, raft::HardState{1, 0, 1}, Log(4, 2), 4}, &wal, &wait,
-                [](std::vector<raft::Entry>) {}, {});
+  Sink sink;
+  sink.wal = &wal;
+  {
+    std::lock_guard<std::mutex> lock(wal.mu);
+    wal.persisted = Log(1, 4, 2);
+  }
+  RaftNode node(Member(1, 4, 2, raft::HardState{1, 0, 1}), &wal, &wait, SinkHooks(&sink), {});
   EXPECT_EQ(node.Term(), 2u);
-  EXPECT_EQ(node.CommitIndex(), 4u);
-  node.Start();
-  EXPECT_EQ(node.Term(), 3u);
-  EXPECT_EQ(node.LeaderEntryIndex(), 5u);
+  EXPECT_EQ(node.CommitIndex(), 1u);
+  node.Start(/*campaign=*/true);
+  sink.WaitFor(4);  // 2..4 and the new leader's empty entry 5
   node.Stop();
+  EXPECT_EQ(node.Term(), 3u);
+  ASSERT_EQ(sink.applied.size(), 4u);
+  EXPECT_EQ(sink.applied.front().index, 2u);
+  EXPECT_EQ(sink.applied.back().index, 5u);
+  EXPECT_EQ(sink.applied.back().term, 3u);
 }
 
 // A long log: the in-memory copy is trimmed behind the applied index (at
@@ -168,14 +203,23 @@ TEST(RaftNode, LongLogIsTrimmedInMemory) {
   WaitRegistry wait;
   Sink sink;
   sink.wal = &wal;
-  constexpr uint64_t kOld = 30000;
+  static constexpr uint64_t kOld = 30000;
   {
     std::lock_guard<std::mutex> lock(wal.mu);
-    wal.persisted = Log(kOld, 2);
+    wal.persisted = Log(1, kOld, 2);
   }
-  RaftNode node(RaftState{kId, raft::HardState{2, kId, kOld}, Log(kOld, 2), kOld}, &wal, &wait,
-                [&](std::vector<raft::Entry> es) { sink.Add(std::move(es)); }, {});
-  node.Start();
+  auto hooks = SinkHooks(&sink);
+  // The "backend" is the sink: everything it received is applied.
+  hooks.sync_backend = [&sink]() -> Result<std::pair<uint64_t, uint64_t>> {
+    std::lock_guard<std::mutex> lock(sink.mu);
+    if (sink.applied.empty()) return std::make_pair(kOld, uint64_t{2});
+    return std::make_pair(sink.applied.back().index, sink.applied.back().term);
+  };
+  RaftNode::Options opts;
+  opts.snapshot_count = 1000;
+  opts.snapshot_catchup_entries = 500;
+  RaftNode node(Member(kOld, kOld, 2, raft::HardState{2, kId, kOld}), &wal, &wait, hooks, opts);
+  node.Start(/*campaign=*/true);
   constexpr int kN = 25000;
   for (int i = 0; i < kN; i++)
     ASSERT_TRUE(node.Propose(i + 1, std::to_string(i)).ok());
@@ -188,6 +232,7 @@ TEST(RaftNode, LongLogIsTrimmedInMemory) {
     ASSERT_EQ(sink.applied[i + 1].data, std::to_string(i));
   EXPECT_TRUE(sink.persisted_first);
   EXPECT_EQ(node.CommitIndex(), kOld + 1 + kN);
+  EXPECT_GE(wal.snapshots, 1);  // --snapshot-count took raft snapshots
 }
 
 TEST(RaftNode, GroupCommitUsesFewerSyncsThanProposals) {
@@ -196,9 +241,8 @@ TEST(RaftNode, GroupCommitUsesFewerSyncsThanProposals) {
   Sink sink;
   sink.wal = &wal;
   wal.hold = true;  // the campaign's Save blocks until every proposal is queued
-  RaftNode node(NewMember(), &wal, &wait,
-                [&](std::vector<raft::Entry> es) { sink.Add(std::move(es)); }, {});
-  node.Start();
+  RaftNode node(NewMember(), &wal, &wait, SinkHooks(&sink), {});
+  node.Start(/*campaign=*/true);
   wal.WaitInSave();
   constexpr int kN = 100;
   std::vector<std::thread> ts;
@@ -234,9 +278,8 @@ TEST(RaftNode, StopHandlesEverythingProposedBefore) {
   WaitRegistry wait;
   Sink sink;
   sink.wal = &wal;
-  RaftNode node(RaftState{kId, raft::HardState{2, kId, 5}, Log(5, 2), 5}, &wal, &wait,
-                [&](std::vector<raft::Entry> es) { sink.Add(std::move(es)); }, {});
-  node.Start();
+  RaftNode node(Member(5, 5, 2, raft::HardState{2, kId, 5}), &wal, &wait, SinkHooks(&sink), {});
+  node.Start(/*campaign=*/true);
   for (int i = 0; i < 50; i++)
     ASSERT_TRUE(node.Propose(i + 1, "x").ok());
   node.Stop();
@@ -252,9 +295,8 @@ TEST(RaftNode, WalFailureFailsBatchAndRejectsLaterWrites) {
   WaitRegistry wait;
   Sink sink;
   sink.wal = &wal;
-  RaftNode node(NewMember(), &wal, &wait,
-                [&](std::vector<raft::Entry> es) { sink.Add(std::move(es)); }, {});
-  node.Start();
+  RaftNode node(NewMember(), &wal, &wait, SinkHooks(&sink), {});
+  node.Start(/*campaign=*/true);
   sink.WaitFor(1);  // the campaign entry is durable
   {
     std::lock_guard<std::mutex> lock(wal.mu);
@@ -303,15 +345,15 @@ TEST(RaftNode, RealWalRoundTrip) {
     std::mutex mu;
     std::condition_variable cv;
     size_t applied = 0;
-    ASSERT_TRUE((*w)->Save(BootstrapHardState(), {BootstrapEntry(kId)}, true).ok());
-    RaftNode node(NewMember(), w->get(), &wait,
-                  [&](std::vector<raft::Entry> es) {
-                    std::lock_guard<std::mutex> lock(mu);
-                    applied += es.size();
-                    cv.notify_all();
-                  },
-                  {});
-    node.Start();
+    ASSERT_TRUE((*w)->Save(raft::HardState{1, 0, 1}, {BootstrapEntry(kId)}, true).ok());
+    RaftNode::Hooks hooks;
+    hooks.apply = [&](std::vector<raft::Entry> es) {
+      std::lock_guard<std::mutex> lock(mu);
+      applied += es.size();
+      cv.notify_all();
+    };
+    RaftNode node(NewMember(), w->get(), &wait, hooks, {});
+    node.Start(/*campaign=*/true);
     std::vector<std::thread> ts;
     for (int t = 0; t < 4; t++) {
       ts.emplace_back([&, t] {

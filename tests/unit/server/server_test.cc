@@ -339,7 +339,8 @@ TEST_F(ServerTest, ReplaysWalEntriesBeyondTheBackend) {
     ASSERT_TRUE((*w)->Close().ok());
   }
   StartServer();
-  EXPECT_EQ(server_->AppliedIndex(), 4u);  // 3 replayed + this term's leader entry
+  // 3 replayed + this term's leader entry + the member publishing its attributes.
+  EXPECT_EQ(server_->AppliedIndex(), 5u);
   EXPECT_EQ(server_->Term(), 3u);
   etcdserverpb::RangeResponse rr;
   ASSERT_TRUE(Get("a", &rr).ok());
