@@ -220,7 +220,6 @@ etcdpp::Status RaftNode::WalError() const {
 }
 
 void RaftNode::Publish() {
-  raft::RaftStatus st;
   const raft::Raft& r = node_->raft();
   uint64_t old_lead = lead_.load();
   uint64_t old_term = term_.load();
@@ -508,7 +507,7 @@ bool RaftNode::HandleReady(const std::vector<uint64_t>& batch_ids) {
     if (!out.empty()) hooks_.send(std::move(out));
   }
   // 3. Publish leadership, term and commit index now that they are durable.
-  if (rd.soft_state) Publish();
+  Publish();
   if (!rd.hard_state.empty()) {
     term_.store(rd.hard_state.term, std::memory_order_release);
     commit_.store(rd.hard_state.commit, std::memory_order_release);
@@ -536,6 +535,7 @@ bool RaftNode::HandleReady(const std::vector<uint64_t>& batch_ids) {
       unlink(p.c_str());
     LOG_INFO("applied snapshot from leader", {"local-member-id", IdToHex(id_)},
              {"snapshot-index", md.index});
+    Publish();  // the snapshot's configuration may make this member a learner
   }
   // 5. Reads whose ReadIndex round completed: each waits for its index to be
   //    applied (Applier::WaitApplied, non-blocking).

@@ -511,6 +511,9 @@ Status EtcdServer::JoinExistingCluster() {
                                    " has not been added to the cluster (use member add first)");
   }
   cluster_id_ = remote->cluster_id();
+  // Until the leader's snapshot arrives the members table is empty; the
+  // transport must still know the others to answer them.
+  join_peers_ = existing;
   ETCDPP_RETURN_IF_ERROR(CreateWal());
   LOG_INFO("starting local member", {"local-member-id", IdToHex(member_id_)},
            {"cluster-id", IdToHex(cluster_id_)}, {"initial-cluster-state", "existing"});
@@ -565,6 +568,8 @@ Status EtcdServer::StartServing() {
   for (const auto& a : peer_addrs_)
     LOG_INFO("listening for peers", {"address", a});
   for (const auto& m : cluster_.Members())
+    if (m.id != member_id_) transport_->AddPeer(m.id, m.peer_urls);
+  for (const auto& m : join_peers_)
     if (m.id != member_id_) transport_->AddPeer(m.id, m.peer_urls);
 
   applier_->Start();

@@ -144,6 +144,7 @@ class EtcdServer final : public peer::Handler {
   std::atomic<bool> snapshot_busy_{false};
   wal::WalSnapshot wal_snapshot_;  // the marker the WAL was opened at
   bool single_voter_ = false;
+  std::vector<membership::Member> join_peers_;  // --initial-cluster-state existing
   std::vector<std::string> client_addrs_, peer_addrs_;
   std::atomic<bool> stopped_{false};
 };
