@@ -319,7 +319,14 @@ class Cluster:
         args = ["member", "add", m.name, "--peer-urls=" + m.adv_peer_url]
         if learner:
             args.append("--learner")
-        r = self.etcdctl(via, *args)
+        # etcd refuses a voter (strict reconfig check) until every member has been connected
+        # for a while (5 s in etcd): "etcdserver: unhealthy cluster"; retry that one.
+        deadline = time.monotonic() + 60
+        while True:
+            r = self.etcdctl(via, *args)
+            if r.rc == 0 or "unhealthy cluster" not in r.err or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)  # polling interval
         if r.rc != 0:
             m.removed = True
             raise AssertionError("member add failed: %r" % r)
