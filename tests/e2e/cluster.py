@@ -27,6 +27,7 @@ Every member's log (stdout+stderr of every start) is `<tmpdir>/m<i>/member.log`;
 `ClusterTestCase` prints the tail of each one when a test fails. Fault proxies: faultproxy.py.
 """
 
+import atexit
 import json
 import os
 import shutil
@@ -121,9 +122,21 @@ class ClusterMember(harness.Member):
             c.close()
 
 
+_live_clusters = []
+
+
+@atexit.register
+def _cleanup_live_clusters():
+    # Last resort (a test that forgot cleanup, an exception in setUp): servers also die with us
+    # through setpriv's pdeathsig, this removes their temp dirs and closes the proxies.
+    for c in list(_live_clusters):
+        c.cleanup()
+
+
 class Cluster:
     def __init__(self, n, tmpdir=None, extra_flags=(), proxy=True, token=None,
                  heartbeat_ms=HEARTBEAT_MS, election_ms=ELECTION_MS):
+        _live_clusters.append(self)
         self.own_tmpdir = tmpdir is None
         self.tmpdir = tmpdir or tempfile.mkdtemp(prefix="etcdpp-e2e-cluster-")
         self.extra_flags = list(extra_flags)
@@ -209,6 +222,8 @@ class Cluster:
                 m.proxy.close()
         if self.own_tmpdir:
             shutil.rmtree(self.tmpdir, ignore_errors=True)
+        if self in _live_clusters:
+            _live_clusters.remove(self)
 
     def log_tails(self, n=120):
         return "\n".join(m.log_tail(n) for m in self.members)

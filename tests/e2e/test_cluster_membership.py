@@ -22,7 +22,20 @@ from harness import assert_etcdctl_error  # noqa: E402
 
 
 def member_list(c, i):
-    return {m["name"]: m for m in c.etcdctl_json(i, "member", "list")["members"]}
+    """{name: member} of `member list` through member i; a member that has not published its
+    name yet (just added or started) is listed under "<unstarted hex ID>"."""
+    return {m.get("name") or "<unstarted %x>" % m["ID"]: m
+            for m in c.etcdctl_json(i, "member", "list")["members"]}
+
+
+def wait_published(c, i, name, timeout=30):
+    """member list through i, once member `name` has published its name and client URLs."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lst = member_list(c, i)
+        if name in lst and lst[name].get("clientURLs") or time.monotonic() > deadline:
+            return lst
+        time.sleep(0.1)  # polling interval
 
 
 class MembershipTest(cluster.ClusterTestCase):
@@ -56,12 +69,7 @@ class MembershipTest(cluster.ClusterTestCase):
         self.assertEqual(self.ok(c, 3, "get", "mb/19").out, "mb/19\nv19\n")
         self.ok(c, 3, "put", "mb/from-m3", "x")
         # The new member published its name and client URLs (through raft).
-        deadline = time.monotonic() + 30
-        while True:
-            lst = member_list(c, 0)
-            if "m3" in lst and lst["m3"].get("clientURLs") or time.monotonic() > deadline:
-                break
-            time.sleep(0.1)  # polling interval
+        lst = wait_published(c, 0, "m3")
         self.assertEqual(sorted(lst), ["m0", "m1", "m2", "m3"], lst)
         self.assertEqual(lst["m3"]["clientURLs"], [m3.client_url], lst)
         self.assertEqual(lst["m3"]["peerURLs"], [m3.adv_peer_url], lst)
@@ -73,7 +81,8 @@ class MembershipTest(cluster.ClusterTestCase):
         self.assertRegex(r.out, r"^Member %x removed from cluster [0-9a-f]+\n" % m3_id)
         m3.removed = True
         self.assertEqual(sorted(member_list(c, 0)), ["m0", "m1", "m2"])
-        self.wait_exit(m3)
+        # etcd (3.4 and 3.6) exits with status 0 once it learns it was removed.
+        self.assertEqual(self.wait_exit(m3), 0, m3.log_tail(40))
         r = c.etcdctl(0, "member", "remove", "%x" % m3_id)
         assert_etcdctl_error(self, r, "NotFound", "etcdserver: member not found")
 
@@ -92,7 +101,7 @@ class MembershipTest(cluster.ClusterTestCase):
         # ---- learner ----
         m4, r = c.add_member("m4", learner=True)
         self.assertRegex(r.out, r"^Member [0-9a-f]+ added to cluster [0-9a-f]+\n", r)
-        lst = member_list(c, 0)
+        lst = wait_published(c, 0, "m4")
         self.assertIs(lst["m4"].get("isLearner"), True, lst)
         learner_code = "Unavailable" if harness.is_reference_34() else "FailedPrecondition"
         r = c.etcdctl(4, "put", "mb/learner", "x", "--command-timeout=3s")
