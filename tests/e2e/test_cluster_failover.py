@@ -152,6 +152,10 @@ class FailoverTest(cluster.ClusterTestCase):
             local = {line for line in r.out.splitlines() if line}
             self.assertEqual(local, {"pt/before/%d" % i for i in range(10)}, r)
 
+            # Every peer connection was attributed to a member process (else the partition
+            # could leak through an unattributed connection).
+            self.assertEqual([m.proxy.unresolved for m in c.members], [0, 0, 0],
+                             [repr(m.proxy) for m in c.members])
             c.heal()
             expected = {"pt/before/%d" % i for i in range(10)} | \
                 {"pt/during/%d" % i for i in range(10)}
