@@ -44,6 +44,12 @@ HEARTBEAT_MS = int(os.environ.get("E2E_HEARTBEAT_MS", "50"))
 ELECTION_MS = int(os.environ.get("E2E_ELECTION_MS", "500"))
 
 
+# Errors after which an idempotent request may simply be sent again.
+TRANSIENT_ERRORS = ("etcdserver: leader changed", "etcdserver: no leader",
+                    "etcdserver: request timed out", "context deadline exceeded",
+                    "etcdserver: too many requests")
+
+
 def reference_flags():
     if harness.is_reference_34():
         return ["--logger", "zap", "--pre-vote=true"]
@@ -232,6 +238,18 @@ class Cluster:
 
     def etcdctl(self, i, *args, **kw):
         return self.members[i].etcdctl(*args, **kw)
+
+    def etcdctl_retry(self, i, *args, timeout=60, **kw):
+        """etcdctl against member i, retried while it fails with a transient error (a leader
+        change: spurious elections happen on a busy machine with a 500 ms election timeout).
+        Only for idempotent commands (put of a fixed value, get)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            r = self.etcdctl(i, *args, **kw)
+            if r.rc == 0 or time.monotonic() > deadline or \
+                    not any(t in r.err for t in TRANSIENT_ERRORS):
+                return r
+            time.sleep(0.1)  # pacing between retries
 
     def etcdctl_json(self, i, *args, **kw):
         return self.members[i].etcdctl_json(*args, **kw)

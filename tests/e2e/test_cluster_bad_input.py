@@ -78,7 +78,7 @@ class ClusterBadInputTest(cluster.ClusterTestCase):
         lst = c.etcdctl_json(0, "member", "list")["members"]
         self.assertEqual(len(lst), 4, lst)
         self.assertEqual(sorted(m["name"] for m in lst if m.get("name")), ["m0", "m1", "m2"])
-        self.assertEqual(c.etcdctl(1, "put", "still", "ok").rc, 0)
+        self.assertEqual(c.etcdctl_retry(1, "put", "still", "ok").rc, 0)
 
     def test_wrong_token_is_refused_by_the_cluster(self):
         c = self.new_cluster(3)
@@ -106,7 +106,7 @@ class ClusterBadInputTest(cluster.ClusterTestCase):
         # The cluster still has its 3 members and serves.
         lst = c.etcdctl_json(0, "member", "list")["members"]
         self.assertEqual(sorted(m["name"] for m in lst), ["m0", "m1", "m2"])
-        self.assertEqual(c.etcdctl(2, "put", "still", "ok").rc, 0)
+        self.assertEqual(c.etcdctl_retry(2, "put", "still", "ok").rc, 0)
 
     def test_duplicate_name_or_url_in_initial_cluster_fails(self):
         c = cluster.Cluster(1)
@@ -127,7 +127,7 @@ class ClusterBadInputTest(cluster.ClusterTestCase):
     def test_force_new_cluster_on_last_survivor(self):
         c = self.new_cluster(3)
         for i in range(20):
-            self.assertEqual(c.etcdctl(i % 3, "put", "fnc/%02d" % i, "v%d" % i).rc, 0)
+            self.assertEqual(c.etcdctl_retry(i % 3, "put", "fnc/%02d" % i, "v%d" % i).rc, 0)
         before = c.etcdctl_json(0, "get", "--prefix", "fnc/")
         old_ids = {m["ID"] for m in c.etcdctl_json(0, "member", "list")["members"]}
         c.kill9(1)
@@ -141,7 +141,7 @@ class ClusterBadInputTest(cluster.ClusterTestCase):
         self.assertIn(lst[0]["ID"], old_ids)  # keeps its member ID
         after = c.etcdctl_json(0, "get", "--prefix", "fnc/")
         self.assertEqual(after["kvs"], before["kvs"])
-        self.assertEqual(c.etcdctl(0, "put", "fnc/new", "x").rc, 0)
+        self.assertEqual(c.etcdctl_retry(0, "put", "fnc/new", "x").rc, 0)
         # And it stays a 1-member cluster when restarted without the flag.
         m0.extra_args.remove("--force-new-cluster")
         c.restart(0)

@@ -18,7 +18,7 @@ from harness import unb64  # noqa: E402
 class ClusterBasicTest(cluster.ClusterTestCase):
 
     def ok(self, c, i, *args, **kw):
-        r = c.etcdctl(i, *args, **kw)
+        r = c.etcdctl_retry(i, *args, **kw)
         self.assertEqual(r.rc, 0, r)
         return r
 

@@ -116,7 +116,7 @@ class FailoverTest(cluster.ClusterTestCase):
         mon.start()
         try:
             for i in range(10):
-                r = c.etcdctl(old, "put", "pt/before/%d" % i, "x")
+                r = c.etcdctl_retry(old, "put", "pt/before/%d" % i, "x")
                 self.assertEqual(r.rc, 0, r)
 
             c.isolate(old)
@@ -128,7 +128,7 @@ class FailoverTest(cluster.ClusterTestCase):
 
             # The majority accepts writes, through both of its members.
             for i in range(10):
-                r = c.etcdctl(majority[i % 2], "put", "pt/during/%d" % i, "y")
+                r = c.etcdctl_retry(majority[i % 2], "put", "pt/during/%d" % i, "y")
                 self.assertEqual(r.rc, 0, r)
 
             # check-quorum: the isolated old leader steps down by itself.
@@ -183,7 +183,7 @@ class FailoverTest(cluster.ClusterTestCase):
             s_old = c.members[old].status()
             self.assertNotEqual(s_old.leader, s_old.header.member_id)
             # After healing, the old leader serves linearizable requests again.
-            r = c.etcdctl(old, "put", "pt/after", "w")
+            r = c.etcdctl_retry(old, "put", "pt/after", "w")
             self.assertEqual(r.rc, 0, r)
         finally:
             mon.stop()
@@ -191,6 +191,24 @@ class FailoverTest(cluster.ClusterTestCase):
         self.assertEqual(mon.violations(), {}, "two leaders in one term: " + mon.report())
         # The isolated old leader was seen leading its term, the new one a later term.
         self.assertGreaterEqual(len(mon.claims), 2, mon.report())
+
+    def test_slow_peer_network_still_commits(self):
+        # 40 ms each way on every peer connection (well under the 500 ms election timeout).
+        c = self.new_cluster(3, proxy=True)
+        c.wait_leader()
+        for m in c.members:
+            m.proxy.set_mode("delay", delay_ms=40)
+        t0 = time.monotonic()
+        for i in range(10):
+            r = c.etcdctl_retry(i % 3, "put", "slow/%d" % i, "v")
+            self.assertEqual(r.rc, 0, r)
+        # A commit needs at least one round trip leader <-> follower through a proxy; the
+        # followers also forward their puts to the leader.
+        self.assertGreater(time.monotonic() - t0, 10 * 0.08)
+        c.heal()
+        expected = {"slow/%d" % i for i in range(10)}
+        for m in c.members:
+            cluster.wait_keys(m, "slow/", expected)
 
 
 if __name__ == "__main__":

@@ -48,17 +48,33 @@ def put_many(member, prefix, count, in_flight=64, timeout=30):
     from etcd3 import etcdrpc
     c = member.client(timeout=timeout)
     keys = []
+
+    def settle(key, fut):
+        # A put that failed (e.g. a leader change on a busy machine) is sent again: the same
+        # value, so a retry is harmless for this test, which only checks which keys exist.
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                fut.result()
+                return
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)  # pacing between retries
+                fut = c.kvstub.Put.future(
+                    etcdrpc.PutRequest(key=key.encode(), value=b"v" * 64), timeout)
+
     try:
         pending = []
         for n in range(count):
             key = "%s%06d" % (prefix, n)
-            pending.append(c.kvstub.Put.future(
-                etcdrpc.PutRequest(key=key.encode(), value=b"v" * 64), timeout))
+            pending.append((key, c.kvstub.Put.future(
+                etcdrpc.PutRequest(key=key.encode(), value=b"v" * 64), timeout)))
             keys.append(key)
             if len(pending) >= in_flight:
-                pending.pop(0).result()
-        for f in pending:
-            f.result()
+                settle(*pending.pop(0))
+        for key, fut in pending:
+            settle(key, fut)
     finally:
         c.close()
     return keys
