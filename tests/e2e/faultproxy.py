@@ -20,9 +20,9 @@ Design chosen: identify the SENDING MEMBER of every accepted connection
 Every member runs as a local process, so the proxy can ask the kernel who opened a connection:
 the accepted socket's peer address (127.0.0.1:<ephemeral port>) is the local address of the
 client's socket; /proc/net/tcp maps that address pair to a socket inode, and the owner is the
-process among the members' pids whose /proc/<pid>/fd has `socket:[inode]`. Each proxy is given a
-`resolve_sender(peer_addr, proxy_addr)` callable (see `socket_owner_pid`) that returns a label (the cluster
-uses the member index). Then a rule "block connections from sender s" gives a per-link fault
+process among the members' pids whose /proc/<pid>/fd has `socket:[inode]`. Each proxy is given
+a `resolve_sender(peer_addr, proxy_addr)` callable (see `socket_owner_pid`) that returns a label
+(the cluster uses the member index; `unresolved` counts connections it could not attribute). Then a rule "block connections from sender s" gives a per-link fault
 independent of the transport (HTTP/1.1, HTTP/2, TLS), with no cooperation from the server:
   isolate(i)   = proxy i blocks every sender, and every other proxy blocks sender i
   partition(A|B) = proxy of each member in A blocks senders of B, and vice versa

@@ -119,6 +119,7 @@ class FailoverTest(cluster.ClusterTestCase):
                 r = c.etcdctl_retry(old, "put", "pt/before/%d" % i, "x")
                 self.assertEqual(r.rc, 0, r)
 
+            old_term = c.members[old].status().raftTerm
             c.isolate(old)
             t0 = time.monotonic()
             majority = [i for i in range(3) if i != old]
@@ -130,6 +131,10 @@ class FailoverTest(cluster.ClusterTestCase):
             for i in range(10):
                 r = c.etcdctl_retry(majority[i % 2], "put", "pt/during/%d" % i, "y")
                 self.assertEqual(r.rc, 0, r)
+
+            # A new term (Status reports the term of the last applied entry: after the puts above
+            # that is the new leader's term).
+            self.assertGreater(c.members[new].status().raftTerm, old_term)
 
             # check-quorum: the isolated old leader steps down by itself.
             deadline = time.monotonic() + 30
