@@ -185,9 +185,28 @@ class Cluster:
 
     def start(self, timeout=harness.READY_TIMEOUT):
         """Spawns every member, then waits until each one is ready."""
+        offsets = {}
         for m in self.members:
+            offsets[m.index] = os.path.getsize(m.log_path) if os.path.exists(m.log_path) else 0
             m.spawn()
-        self.wait_ready(range(len(self.members)), timeout)
+        deadline = time.monotonic() + timeout
+        for m in self.members:
+            for attempt in range(5):
+                try:
+                    m.wait_ready(max(1.0, deadline - time.monotonic()))
+                    break
+                except ServerStartError:
+                    # Ports come from bind-to-0-and-release, so another process may have taken
+                    # one meanwhile. Behind a proxy only the real listen ports change (the
+                    # advertised peer URL is the proxy's), so the member can retry alone.
+                    clash = "address already in use" in m.log_text()[offsets[m.index]:].lower()
+                    if not (clash and self.use_proxy and attempt < 4):
+                        raise
+                    m._reap()
+                    m.client_port = None
+                    m.pick_ports()
+                    offsets[m.index] = os.path.getsize(m.log_path)
+                    m.spawn()
         return self
 
     def wait_ready(self, indexes, timeout=harness.READY_TIMEOUT):

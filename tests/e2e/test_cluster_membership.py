@@ -84,6 +84,8 @@ class MembershipTest(cluster.ClusterTestCase):
         self.assertEqual(sorted(member_list(c, 0)), ["m0", "m1", "m2"])
         # etcd (3.4 and 3.6) exits with status 0 once it learns it was removed.
         self.assertEqual(self.wait_exit(m3), 0, m3.log_tail(40))
+        self.assertIn("the member has been permanently removed from the cluster",
+                      m3.server_output())
         r = c.etcdctl(0, "member", "remove", "%x" % m3_id)
         assert_etcdctl_error(self, r, "NotFound", "etcdserver: member not found")
 
