@@ -34,11 +34,10 @@ import shutil
 import tempfile
 import threading
 import time
-import unittest
 
 import faultproxy
 import harness
-from harness import ServerStartError, free_port
+from harness import ServerStartError
 
 HEARTBEAT_MS = int(os.environ.get("E2E_HEARTBEAT_MS", "50"))
 ELECTION_MS = int(os.environ.get("E2E_ELECTION_MS", "500"))
@@ -517,10 +516,3 @@ def wait_keys(member, prefix, expected, serializable=True, timeout=60):
     raise AssertionError("member %s: keys under %r not complete after %.0fs: %s\n%s" % (
         member.name, prefix, timeout, last, member.log_tail(60)))
 
-
-def main():
-    harness.main()
-
-
-__all__ = ["Cluster", "ClusterMember", "ClusterTestCase", "Writer", "get_keys", "wait_keys",
-           "parse_member_add_env", "ServerStartError", "free_port", "unittest"]

@@ -67,7 +67,7 @@ class ClusterBadInputTest(cluster.ClusterTestCase):
             time.sleep(0.2)  # polling interval (strict reconfig check right after start)
             r = c.etcdctl(0, "member", "add", "x3", "--peer-urls=" + x.adv_peer_url)
         self.assertEqual(r.rc, 0, r)
-        wrong = "http://127.0.0.1:%d" % cluster.free_port()
+        wrong = "http://127.0.0.1:%d" % harness.free_port()
         x.initial_cluster = ",".join("%s=%s" % (m.name, wrong if m.name == "m1" else
                                                 m.adv_peer_url) for m in c.members)
         rc, out = self.exits(x)
@@ -112,7 +112,7 @@ class ClusterBadInputTest(cluster.ClusterTestCase):
         c = cluster.Cluster(1)
         self._clusters.append(c)
         m = c.members[0]
-        other = "http://127.0.0.1:%d" % cluster.free_port()
+        other = "http://127.0.0.1:%d" % harness.free_port()
         m.initial_cluster = "m0=%s,m0=%s" % (m.adv_peer_url, other)
         rc, out = self.exits(m)
         self.assertNotEqual(rc, 0, out)

@@ -78,7 +78,8 @@ class ClusterBasicTest(cluster.ClusterTestCase):
             time.sleep(0.1)  # polling interval
         self.assertEqual(len(leaders), 1, st)
         self.assertEqual(len(terms), 1, st)
-        self.assertIn(leaders.pop(), ids)
+        leaders_seen = leaders.pop()
+        self.assertIn(leaders_seen, ids)
         self.assertEqual(len({e["Status"]["header"]["cluster_id"] for e in st}), 1, st)
         self.assertEqual({e["Status"]["header"]["member_id"] for e in st}, ids, st)
         for e in st:
@@ -86,6 +87,10 @@ class ClusterBasicTest(cluster.ClusterTestCase):
             version = e["Status"]["version"]
             self.assertTrue(version.startswith("3.4." if harness.is_reference_34() else "3.6."),
                             version)
+
+        # The harness's two leader views agree (gRPC Status, etcdctl endpoint status).
+        c.learn_ids()
+        self.assertEqual(c.leader_etcdctl(1), c.member_index(leaders_seen))
 
         r = self.ok(c, 2, "endpoint", "health", "--cluster")
         healthy = [line for line in r.out.splitlines() + r.err.splitlines()
