@@ -24,13 +24,15 @@ Flags given to every member (see `ClusterMember.args`):
 plus `extra_flags`.
 
 Every member's log (stdout+stderr of every start) is `<tmpdir>/m<i>/member.log`;
-`ClusterTestCase` prints the tail of each one when a test fails. Fault proxies: faultproxy.py.
+`ClusterTestCase` prints the tail of each one when a test fails; E2E_KEEP=1 keeps the cluster's
+temp dir (data dirs and logs) after the test. Fault proxies: faultproxy.py.
 """
 
 import atexit
 import json
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -244,7 +246,10 @@ class Cluster:
                 pass
             if m.proxy:
                 m.proxy.close()
-        if self.own_tmpdir:
+        if os.environ.get("E2E_KEEP") == "1":
+            # Debugging: keep data dirs and logs.
+            sys.stderr.write("e2e: E2E_KEEP=1, cluster files kept in %s\n" % self.tmpdir)
+        elif self.own_tmpdir:
             shutil.rmtree(self.tmpdir, ignore_errors=True)
         if self in _live_clusters:
             _live_clusters.remove(self)
