@@ -208,6 +208,11 @@ class Cluster:
                     m.pick_ports()
                     offsets[m.index] = os.path.getsize(m.log_path)
                     m.spawn()
+        # A member serves clients only after its name and client URLs are committed (etcd
+        # publishes first). One more linearizable read through each member makes it apply
+        # everything committed so far, so every member's `member list` is complete.
+        for m in self.members:
+            m.wait_ready(max(1.0, deadline - time.monotonic()))
         return self
 
     def wait_ready(self, indexes, timeout=harness.READY_TIMEOUT):

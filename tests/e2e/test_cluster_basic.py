@@ -42,7 +42,13 @@ class ClusterBasicTest(cluster.ClusterTestCase):
 
     def test_member_list_status_health_and_headers(self):
         c = self.new_cluster(3)
-        lst = c.etcdctl_json(1, "member", "list")
+        deadline = time.monotonic() + 30
+        while True:
+            lst = c.etcdctl_json(1, "member", "list")
+            published = [m for m in lst["members"] if m.get("name") and m.get("clientURLs")]
+            if len(published) == 3 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)  # polling interval
         members = sorted(lst["members"], key=lambda m: m["name"])
         self.assertEqual([m["name"] for m in members], ["m0", "m1", "m2"], lst)
         for m, cm in zip(members, c.members):

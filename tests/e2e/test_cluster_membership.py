@@ -31,14 +31,21 @@ def member_list(c, i):
             for m in c.etcdctl_json(i, "member", "list")["members"]}
 
 
-def wait_published(c, i, name, timeout=30):
-    """member list through i, once member `name` has published its name and client URLs."""
+def wait_list(c, i, pred, timeout=30):
+    """member list through i once pred(list) holds (or the last one after timeout). Needed
+    when the change was made through another member: each member answers from its own
+    applied state."""
     deadline = time.monotonic() + timeout
     while True:
         lst = member_list(c, i)
-        if name in lst and lst[name].get("clientURLs") or time.monotonic() > deadline:
+        if pred(lst) or time.monotonic() > deadline:
             return lst
         time.sleep(0.1)  # polling interval
+
+
+def wait_published(c, i, name, timeout=30):
+    """member list through i, once member `name` has published its name and client URLs."""
+    return wait_list(c, i, lambda lst: name in lst and lst[name].get("clientURLs"), timeout)
 
 
 class MembershipTest(cluster.ClusterTestCase):
@@ -84,7 +91,8 @@ class MembershipTest(cluster.ClusterTestCase):
         self.assertEqual(r.rc, 0, r)
         self.assertRegex(r.out, r"^Member +%x removed from cluster +[0-9a-f]+\n" % m3_id)
         m3.removed = True
-        self.assertEqual(sorted(member_list(c, 0)), ["m0", "m1", "m2"])
+        lst = wait_list(c, 0, lambda lst: "m3" not in lst)
+        self.assertEqual(sorted(lst), ["m0", "m1", "m2"])
         # etcd (3.4 and 3.6) exits with status 0 once it learns it was removed.
         self.assertEqual(self.wait_exit(m3), 0, m3.log_tail(40))
         self.assertIn("the member has been permanently removed from the cluster",
@@ -137,7 +145,9 @@ class MembershipTest(cluster.ClusterTestCase):
         self.assertEqual(r.rc, 0, r)
         self.assertRegex(r.out, r"^Member +%x promoted in cluster +[0-9a-f]+\n" % learner_id)
         m4.learner = False
-        lst = member_list(c, 0)
+        # member list is served from the member's applied state: m0 may apply the promotion a
+        # moment after the member that answered the promote request.
+        lst = wait_list(c, 0, lambda lst: not lst["m4"].get("isLearner", False))
         self.assertFalse(lst["m4"].get("isLearner", False), lst)
         self.assertEqual(len(lst), 4)
         # Now a voter: it takes writes and linearizable reads.
