@@ -371,6 +371,23 @@ class Cluster:
 
     # ---- membership ----
 
+    def wait_listed(self, peer_url, timeout=30):
+        """Waits until every running member's `member list` has a member with peer_url.
+
+        A joining member fetches the member list from any peer; one that has not applied the
+        addition yet makes it exit with "member count is unequal". Each member answers from its
+        own applied state, so ask each."""
+        deadline = time.monotonic() + timeout
+        for i in self.alive_indexes():
+            while True:
+                r = self.etcdctl(i, "member", "list", "-w", "json")
+                if r.rc == 0 and any(x.get("peerURLs") == [peer_url] for x in
+                                     json.loads(r.stdout).get("members", [])):
+                    break
+                if time.monotonic() > deadline:
+                    raise AssertionError("member %d does not list %s: %r" % (i, peer_url, r))
+                time.sleep(0.1)  # polling interval
+
     def add_member(self, name=None, learner=False, via=0, start=True, extra_flags=()):
         """`etcdctl member add` through member `via`, then starts the new member with
         --initial-cluster-state existing and the ETCD_INITIAL_CLUSTER etcdctl printed.
@@ -395,6 +412,7 @@ class Cluster:
         m.initial_cluster = env["ETCD_INITIAL_CLUSTER"]
         m.initial_state = env.get("ETCD_INITIAL_CLUSTER_STATE", "existing")
         m.learner = learner
+        self.wait_listed(m.adv_peer_url)
         if start:
             m.spawn()
             m.wait_ready()

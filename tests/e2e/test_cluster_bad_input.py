@@ -67,6 +67,7 @@ class ClusterBadInputTest(cluster.ClusterTestCase):
             time.sleep(0.2)  # polling interval (strict reconfig check right after start)
             r = c.etcdctl(0, "member", "add", "x3", "--peer-urls=" + x.adv_peer_url)
         self.assertEqual(r.rc, 0, r)
+        c.wait_listed(x.adv_peer_url)
         wrong = "http://127.0.0.1:%d" % harness.free_port()
         x.initial_cluster = ",".join("%s=%s" % (m.name, wrong if m.name == "m1" else
                                                 m.adv_peer_url) for m in c.members)

@@ -68,8 +68,8 @@ def roundtrip(port, payload=b"ping", timeout=2.0, sock=None):
 
 CHILD = r"""
 import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=2)
 try:
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=2)
     s.sendall(b"hello"); d = s.recv(5)
     print("ok" if d == b"hello" else "bad %r" % d)
 except Exception as e:
