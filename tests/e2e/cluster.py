@@ -185,35 +185,46 @@ class Cluster:
     # ---- process control ----
 
     def start(self, timeout=harness.READY_TIMEOUT):
-        """Spawns every member, then waits until each one is ready."""
+        """Spawns every (stopped) member, then waits until each one is ready. Also restarts a
+        whole stopped cluster (same flags; --initial-cluster-state is ignored once a data dir
+        is initialised)."""
         offsets = {}
         for m in self.members:
-            offsets[m.index] = os.path.getsize(m.log_path) if os.path.exists(m.log_path) else 0
+            offsets[m.index] = self._log_size(m)
             m.spawn()
         deadline = time.monotonic() + timeout
         for m in self.members:
-            for attempt in range(5):
-                try:
-                    m.wait_ready(max(1.0, deadline - time.monotonic()))
-                    break
-                except ServerStartError:
-                    # Ports come from bind-to-0-and-release, so another process may have taken
-                    # one meanwhile. Behind a proxy only the real listen ports change (the
-                    # advertised peer URL is the proxy's), so the member can retry alone.
-                    clash = "address already in use" in m.log_text()[offsets[m.index]:].lower()
-                    if not (clash and self.use_proxy and attempt < 4):
-                        raise
-                    m._reap()
-                    m.client_port = None
-                    m.pick_ports()
-                    offsets[m.index] = os.path.getsize(m.log_path)
-                    m.spawn()
+            self._wait_ready_or_repick(m, offsets[m.index], deadline)
         # A member serves clients only after its name and client URLs are committed (etcd
         # publishes first). One more linearizable read through each member makes it apply
         # everything committed so far, so every member's `member list` is complete.
         for m in self.members:
             m.wait_ready(max(1.0, deadline - time.monotonic()))
         return self
+
+    @staticmethod
+    def _log_size(m):
+        return os.path.getsize(m.log_path) if os.path.exists(m.log_path) else 0
+
+    def _wait_ready_or_repick(self, m, log_offset, deadline):
+        """Waits for a spawned member; if it died on "address already in use", picks new real
+        ports and spawns it again. Ports come from bind-to-0-and-release, so another process
+        (any outgoing connection uses the same ephemeral range) may take one meanwhile. Only
+        behind a proxy: the advertised peer URL is the proxy's and stays; the new client URL is
+        published again by the member at start."""
+        for attempt in range(5):
+            try:
+                m.wait_ready(max(1.0, deadline - time.monotonic()))
+                return
+            except ServerStartError:
+                clash = "address already in use" in m.log_text()[log_offset:].lower()
+                if not (clash and self.use_proxy and attempt < 4):
+                    raise
+                m._reap()
+                m.client_port = None
+                m.pick_ports()
+                log_offset = self._log_size(m)
+                m.spawn()
 
     def wait_ready(self, indexes, timeout=harness.READY_TIMEOUT):
         deadline = time.monotonic() + timeout
@@ -235,9 +246,10 @@ class Cluster:
         m = self.members[i]
         if m.alive():
             m.stop() if clean else m.kill9()
+        offset = self._log_size(m)
         m.spawn()
         if wait:
-            m.wait_ready(timeout)
+            self._wait_ready_or_repick(m, offset, time.monotonic() + timeout)
         return m
 
     def alive_indexes(self):
@@ -414,8 +426,9 @@ class Cluster:
         m.learner = learner
         self.wait_listed(m.adv_peer_url)
         if start:
+            offset = self._log_size(m)
             m.spawn()
-            m.wait_ready()
+            self._wait_ready_or_repick(m, offset, time.monotonic() + harness.READY_TIMEOUT)
         return m, r
 
 

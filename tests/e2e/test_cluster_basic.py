@@ -120,9 +120,7 @@ class ClusterBasicTest(cluster.ClusterTestCase):
         for i in range(3):
             rc = c.stop(i)
             self.assertIn(rc, (0, -15), "member %d exit code %r" % (i, rc))
-        for i in range(3):
-            c.spawn(i)
-        c.wait_ready(range(3))
+        c.start()  # all again, same flags and data dirs
         c.wait_leader()
         for i in range(3):
             after = c.etcdctl_json(i, "get", "--prefix", "rs/")
@@ -145,9 +143,7 @@ class ClusterBasicTest(cluster.ClusterTestCase):
         acked = set()
         for w in writers:
             acked |= set(w.stop())
-        for i in range(3):
-            c.spawn(i)
-        c.wait_ready(range(3))
+        c.start()  # all again, same flags and data dirs
         c.wait_leader()
         for i in range(3):
             keys, _ = cluster.get_keys(c.members[i], "k9/")
