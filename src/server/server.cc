@@ -95,6 +95,12 @@ std::atomic<bool> g_stop_requested{false};
 std::function<void()> g_stop_hook;
 std::mutex g_stop_mu;
 
+// etcd rpctypes.ErrGRPCNotSupportedForLearner: FailedPrecondition in 3.6
+// (3.4 answered Unavailable).
+Status ErrNotSupportedForLearner() {
+  return Status::FailedPrecondition("etcdserver: rpc not supported for learner");
+}
+
 }  // namespace
 
 void RequestStop() {
@@ -663,7 +669,7 @@ void EtcdServer::Propose(internalpb::InternalRequest req, WaitRegistry::Callback
   req.set_id(ids_->Next());
   if (raft_->IsLearner() && req.request_case() != internalpb::InternalRequest::kMemberAttrSet) {
     internalpb::InternalResponse empty;
-    cb(Status::Unavailable("etcdserver: rpc not supported for learner"), &empty);
+    cb(ErrNotSupportedForLearner(), &empty);
     return;
   }
   // etcd checks the marshalled raft request against --max-request-bytes.
@@ -691,7 +697,7 @@ void EtcdServer::Propose(internalpb::InternalRequest req, WaitRegistry::Callback
 
 void EtcdServer::WaitLinearizable(std::function<void(const Status&)> cb) {
   if (raft_->IsLearner()) {
-    cb(Status::Unavailable("etcdserver: rpc not supported for learner"));
+    cb(ErrNotSupportedForLearner());
     return;
   }
   raft_->ReadIndex([this, cb = std::move(cb)](Result<uint64_t> index) mutable {
@@ -705,7 +711,7 @@ void EtcdServer::WaitLinearizable(std::function<void(const Status&)> cb) {
 
 Status EtcdServer::RejectIfLearner() const {
   if (raft_ && raft_->IsLearner()) {
-    return Status::Unavailable("etcdserver: rpc not supported for learner");
+    return ErrNotSupportedForLearner();
   }
   return Status::OK();
 }

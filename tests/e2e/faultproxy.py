@@ -62,19 +62,30 @@ def _hex_addr_v4(host, port):
     return "%08X:%04X" % (struct.unpack("<I", packed)[0], port)
 
 
+def _hex_addr_v6_mapped(host, port):
+    # A dual-stack (AF_INET6) client socket - gRPC's default - shows an IPv4 peer as
+    # ::ffff:a.b.c.d in /proc/net/tcp6: four 32-bit words, each in host order.
+    packed = b"\0" * 10 + b"\xff\xff" + socket.inet_aton(host)
+    words = struct.unpack("<4I", packed)
+    return "".join("%08X" % w for w in words) + ":%04X" % port
+
+
 def _socket_inode(local, remote):
-    """Inode of the TCP socket whose local address is `local` and remote is `remote`."""
-    want_local = _hex_addr_v4(*local)
-    want_remote = _hex_addr_v4(*remote)
-    try:
-        with open("/proc/net/tcp") as f:
-            next(f)
-            for line in f:
-                fields = line.split()
-                if fields[1] == want_local and fields[2] == want_remote:
-                    return fields[9]
-    except OSError:
-        pass
+    """Inode of the TCP socket whose local address is `local` and remote is `remote`.
+    Looks in /proc/net/tcp (AF_INET sockets, etcd's) and /proc/net/tcp6 (dual-stack AF_INET6
+    sockets with IPv4-mapped addresses, as gRPC opens them)."""
+    for path, fmt in (("/proc/net/tcp", _hex_addr_v4), ("/proc/net/tcp6", _hex_addr_v6_mapped)):
+        want_local = fmt(*local)
+        want_remote = fmt(*remote)
+        try:
+            with open(path) as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    if fields[1] == want_local and fields[2] == want_remote:
+                        return fields[9]
+        except OSError:
+            pass
     return None
 
 
