@@ -45,14 +45,20 @@ bool TxnSerializable(const etcdserverpb::TxnRequest& r) {
 
 // Proposes `ir` and finishes the call from the applier with the response that
 // `take` moves out of the InternalResponse.
+// The client's deadline bounds how long the proposal may wait for a leader:
+// a request the client gave up on must not be committed later (etcd: the
+// proposal lives in the request's context).
 template <typename Resp, typename Take>
-void ProposeAndFinish(EtcdServer* s, grpc::ServerUnaryReactor* reactor, Resp* resp,
-                      internalpb::InternalRequest ir, Take take) {
-  s->Propose(std::move(ir),
-             [reactor, resp, take](const Status& st, internalpb::InternalResponse* r) {
-               if (st.ok()) take(r, resp);
-               reactor->Finish(ToGrpcStatus(st));
-             });
+void ProposeAndFinish(EtcdServer* s, grpc::CallbackServerContext* ctx,
+                      grpc::ServerUnaryReactor* reactor, Resp* resp, internalpb::InternalRequest ir,
+                      Take take) {
+  s->Propose(
+      std::move(ir),
+      [reactor, resp, take](const Status& st, internalpb::InternalResponse* r) {
+        if (st.ok()) take(r, resp);
+        reactor->Finish(ToGrpcStatus(st));
+      },
+      ctx->deadline());
 }
 
 // Runs `read` at once for a serializable request, or once the ReadIndex seam
@@ -100,7 +106,7 @@ grpc::ServerUnaryReactor* KvService::Put(grpc::CallbackServerContext* ctx,
   }
   internalpb::InternalRequest ir;
   *ir.mutable_put() = *req;
-  ProposeAndFinish(s_, reactor, resp, std::move(ir),
+  ProposeAndFinish(s_, ctx, reactor, resp, std::move(ir),
                    [](internalpb::InternalResponse* r, etcdserverpb::PutResponse* out) {
                      out->Swap(r->mutable_put());
                    });
@@ -117,7 +123,7 @@ grpc::ServerUnaryReactor* KvService::DeleteRange(grpc::CallbackServerContext* ct
   }
   internalpb::InternalRequest ir;
   *ir.mutable_delete_range() = *req;
-  ProposeAndFinish(s_, reactor, resp, std::move(ir),
+  ProposeAndFinish(s_, ctx, reactor, resp, std::move(ir),
                    [](internalpb::InternalResponse* r, etcdserverpb::DeleteRangeResponse* out) {
                      out->Swap(r->mutable_delete_range());
                    });
@@ -143,7 +149,7 @@ grpc::ServerUnaryReactor* KvService::Txn(grpc::CallbackServerContext* ctx,
   }
   internalpb::InternalRequest ir;
   *ir.mutable_txn() = *req;
-  ProposeAndFinish(s_, reactor, resp, std::move(ir),
+  ProposeAndFinish(s_, ctx, reactor, resp, std::move(ir),
                    [](internalpb::InternalResponse* r, etcdserverpb::TxnResponse* out) {
                      out->Swap(r->mutable_txn());
                    });
@@ -156,7 +162,7 @@ grpc::ServerUnaryReactor* KvService::Compact(grpc::CallbackServerContext* ctx,
   auto* reactor = ctx->DefaultReactor();
   internalpb::InternalRequest ir;
   *ir.mutable_compaction() = *req;
-  ProposeAndFinish(s_, reactor, resp, std::move(ir),
+  ProposeAndFinish(s_, ctx, reactor, resp, std::move(ir),
                    [](internalpb::InternalResponse* r, etcdserverpb::CompactionResponse* out) {
                      out->Swap(r->mutable_compaction());
                    });

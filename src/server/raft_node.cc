@@ -117,12 +117,13 @@ void RaftNode::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-Status RaftNode::Propose(uint64_t id, std::string data) {
+Status RaftNode::Propose(uint64_t id, std::string data, Clock::time_point deadline) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!wal_error_.ok()) return wal_error_;
     if (stopping_) return Status::Unavailable("etcdserver: server stopped");
-    queue_.push_back(Proposal{id, std::move(data), false, {}, Clock::now() + opts_.no_leader_wait});
+    queue_.push_back(Proposal{id, std::move(data), false, {},
+                              std::min(deadline, Clock::now() + opts_.no_leader_wait)});
   }
   cv_.notify_one();
   return Status::OK();

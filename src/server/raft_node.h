@@ -113,7 +113,10 @@ class RaftNode {
   // Queues `data` (an encoded InternalRequest with request id `id`). Never
   // blocks on disk. On error (stopped, WAL failed) nothing was queued and the
   // caller completes its waiter itself.
-  Status Propose(uint64_t id, std::string data);
+  // A proposal still waiting for a leader at `deadline` is dropped (failed).
+  Status Propose(uint64_t id, std::string data,
+                 std::chrono::steady_clock::time_point deadline =
+                     std::chrono::steady_clock::time_point::max());
   // A conf change; the waiter `id` is completed by the applier.
   Status ProposeConfChange(uint64_t id, raft::ConfChange cc);
 

@@ -665,7 +665,8 @@ void EtcdServer::Stop() {
   LOG_INFO("stopped etcd server", {"local-member-id", IdToHex(member_id_)});
 }
 
-void EtcdServer::Propose(internalpb::InternalRequest req, WaitRegistry::Callback cb) {
+void EtcdServer::Propose(internalpb::InternalRequest req, WaitRegistry::Callback cb,
+                         std::chrono::system_clock::time_point client_deadline) {
   req.set_id(ids_->Next());
   if (raft_->IsLearner() && req.request_case() != internalpb::InternalRequest::kMemberAttrSet) {
     internalpb::InternalResponse empty;
@@ -688,8 +689,15 @@ void EtcdServer::Propose(internalpb::InternalRequest req, WaitRegistry::Callback
   // Register before proposing: the applier may complete the request before
   // Propose even returns. The deadline covers a proposal forwarded to a
   // leader that died before appending it (etcd: request timed out).
-  wait_.Register(id, std::move(cb), WaitRegistry::Clock::now() + RequestTimeout());
-  if (Status st = raft_->Propose(id, std::move(data)); !st.ok()) {
+  auto now = WaitRegistry::Clock::now();
+  auto deadline = now + RequestTimeout();
+  auto sys_now = std::chrono::system_clock::now();
+  if (client_deadline < sys_now + RequestTimeout()) {
+    deadline = now + std::chrono::duration_cast<WaitRegistry::Clock::duration>(
+                         std::max(client_deadline - sys_now, std::chrono::system_clock::duration{}));
+  }
+  wait_.Register(id, std::move(cb), now + RequestTimeout());
+  if (Status st = raft_->Propose(id, std::move(data), deadline); !st.ok()) {
     internalpb::InternalResponse empty;
     wait_.Trigger(id, st, &empty);
   }

@@ -57,7 +57,11 @@ class EtcdServer final : public peer::Handler {
 
   // --- for the services ---
   // Proposes a write; cb runs once it is applied (or failed). Never blocks on disk.
-  void Propose(internalpb::InternalRequest req, WaitRegistry::Callback cb);
+  // `client_deadline`: the caller's gRPC deadline; the proposal is dropped
+  // if it is still waiting for a leader then.
+  void Propose(internalpb::InternalRequest req, WaitRegistry::Callback cb,
+               std::chrono::system_clock::time_point client_deadline =
+                   std::chrono::system_clock::time_point::max());
   // Calls cb once a linearizable read may run (ReadIndex + wait for apply).
   void WaitLinearizable(std::function<void(const Status&)> cb);
   mvcc::Store* store() { return store_.get(); }
