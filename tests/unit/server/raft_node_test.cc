@@ -6,6 +6,7 @@
 
 #include <condition_variable>
 #include <filesystem>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -384,6 +385,131 @@ TEST(RaftNode, RealWalRoundTrip) {
   EXPECT_EQ(rr->hard_state.commit, 202u);
   (void)(*w)->Close();
   std::filesystem::remove_all(tmpl);
+}
+
+}  // namespace
+}  // namespace etcdpp::server
+
+namespace etcdpp::server {
+namespace {
+
+// Three raft loops wired to each other in memory (Step delivers directly):
+// election, a follower's proposal committed on every member, a follower's
+// batched ReadIndex, and a leader transfer.
+class ThreeNodes {
+ public:
+  static constexpr uint64_t kIds[3] = {11, 22, 33};
+
+  ThreeNodes() {
+    for (int i = 0; i < 3; i++) {
+      sinks_[i].wal = &wals_[i];
+      RaftState rs;
+      rs.id = kIds[i];
+      rs.hard_state = raft::HardState{1, 0, 3};
+      rs.snapshot.metadata.index = 3;  // the three bootstrap entries, applied
+      rs.snapshot.metadata.term = 1;
+      rs.snapshot.metadata.conf_state.voters = {11, 22, 33};
+      rs.applied = 3;
+      RaftNode::Hooks h = SinkHooks(&sinks_[i]);
+      h.send = [this](std::vector<raft::Message> ms) {
+        for (auto& m : ms) {
+          std::lock_guard<std::mutex> lock(mu_);
+          if (RaftNode* to = ByIdLocked(m.to)) to->Step(std::move(m));
+        }
+      };
+      RaftNode::Options o;
+      o.tick_interval = std::chrono::milliseconds(10);
+      o.election_tick = 10;
+      nodes_[i] = std::make_unique<RaftNode>(std::move(rs), &wals_[i], &waits_[i], h, o);
+    }
+    for (auto& n : nodes_)
+      n->Start(/*campaign=*/false);
+  }
+  ~ThreeNodes() {
+    for (auto& n : nodes_)
+      n->Stop();
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& n : nodes_)
+      n.reset();
+  }
+
+  // Index of the member all three agree leads, waiting for one (10 s).
+  int WaitLeader() {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < deadline) {
+      uint64_t l = nodes_[0]->Leader();
+      if (l != 0 && nodes_[1]->Leader() == l && nodes_[2]->Leader() == l) {
+        for (int i = 0; i < 3; i++)
+          if (kIds[i] == l) return i;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling interval
+    }
+    return -1;
+  }
+
+  RaftNode* node(int i) { return nodes_[i].get(); }
+  Sink& sink(int i) { return sinks_[i]; }
+
+ private:
+  RaftNode* ByIdLocked(uint64_t id) {
+    for (int i = 0; i < 3; i++)
+      if (kIds[i] == id) return nodes_[i].get();
+    return nullptr;
+  }
+
+  std::mutex mu_;
+  FakeWal wals_[3];
+  WaitRegistry waits_[3];
+  Sink sinks_[3];
+  std::unique_ptr<RaftNode> nodes_[3];
+};
+
+bool HasEntryWithData(Sink& s, const std::string& data) {
+  std::unique_lock<std::mutex> lock(s.mu);
+  return s.cv.wait_for(lock, std::chrono::seconds(10), [&] {
+    for (const auto& e : s.applied)
+      if (e.data == data) return true;
+    return false;
+  });
+}
+
+TEST(RaftNodeCluster, ElectsOneLeaderAndReplicatesAFollowersProposal) {
+  ThreeNodes c;
+  int leader = c.WaitLeader();
+  ASSERT_GE(leader, 0);
+  int follower = (leader + 1) % 3;
+  // Forwarded to the leader by raft, committed by a quorum, applied everywhere.
+  ASSERT_TRUE(c.node(follower)->Propose(7, "from-a-follower").ok());
+  for (int i = 0; i < 3; i++)
+    EXPECT_TRUE(HasEntryWithData(c.sink(i), "from-a-follower")) << "member " << i;
+  for (int i = 0; i < 3; i++)
+    EXPECT_TRUE(c.sink(i).persisted_first) << "member " << i;
+
+  // ReadIndex on the follower, batched: every answer covers the commit.
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<uint64_t> got;
+  for (int r = 0; r < 5; r++) {
+    c.node(follower)->ReadIndex([&](Result<uint64_t> idx) {
+      std::lock_guard<std::mutex> lock(mu);
+      got.push_back(idx.ok() ? *idx : 0);
+      cv.notify_all();
+    });
+  }
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return got.size() == 5; }));
+  }
+  for (uint64_t idx : got)
+    EXPECT_GE(idx, 5u);  // bootstrap 1..3, the leader's empty entry, the proposal
+
+  // Leader transfer to the follower.
+  std::promise<Status> moved;
+  c.node(leader)->TransferLeader(ThreeNodes::kIds[follower], std::chrono::seconds(10),
+                                 [&](const Status& st) { moved.set_value(st); });
+  Status st = moved.get_future().get();
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(c.WaitLeader(), follower);
 }
 
 }  // namespace
