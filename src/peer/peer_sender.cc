@@ -194,10 +194,31 @@ Status PeerSender::RunStream(const std::string& target, bool* connected, size_t*
   LOG_INFO("peer became active", {"local-member-id", IdToHex(shared_->opts.local_id)},
            {"remote-peer-id", IdToHex(id_)}, {"address", target});
 
+  // The receiver sends nothing after the hello, so a Read that returns means the call ended
+  // (refused at a batch, receiver stopped, connection lost). This reader notices it while we
+  // are idle: the peer goes inactive at once instead of at the next write.
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    stream_ended_ = false;
+  }
+  std::thread reader([this, &stream] {
+    peerpb::StreamAck ignored;
+    while (stream->Read(&ignored)) {
+    }
+    std::lock_guard<std::mutex> lk(mu_);
+    stream_ended_ = true;
+    cv_.notify_all();
+  });
+  bool local_close = false;
   std::vector<raft::Message> msgs;
   peerpb::MessageBatch batch;
   const size_t limit = shared_->opts.max_message_bytes - 1024;  // room for the framing
-  while (NextBatch(gen, &msgs)) {
+  for (;;) {
+    bool ended = false;
+    if (!NextBatch(gen, &msgs, &ended)) {
+      local_close = !ended;
+      break;
+    }
     batch.clear_msgs();
     for (const auto& m : msgs) {
       std::string enc = raft::EncodeMessage(m);
@@ -214,19 +235,26 @@ Status PeerSender::RunStream(const std::string& target, bool* connected, size_t*
     if (batch.msgs_size() == 0) continue;
     if (!stream->Write(batch)) {
       *lost = static_cast<size_t>(batch.msgs_size());
-      grpc::Status gs = stream->Finish();
-      return gs.ok() ? Status::Unavailable("peer closed the stream") : FromGrpc(gs);
+      break;
     }
   }
-  ctx.TryCancel();  // stopping or retargeted: no need to say goodbye
-  return Status(Code::kCancelled, "stream closed locally");
+  if (local_close) ctx.TryCancel();  // stopping or retargeted: no need to say goodbye
+  reader.join();                     // returns once the call is over (it is, or cancelled)
+  grpc::Status gs = stream->Finish();
+  if (local_close) return Status(Code::kCancelled, "stream closed locally");
+  return gs.ok() ? Status::Unavailable("peer closed the stream") : FromGrpc(gs);
 }
 
-bool PeerSender::NextBatch(uint64_t gen, std::vector<raft::Message>* out) {
+bool PeerSender::NextBatch(uint64_t gen, std::vector<raft::Message>* out, bool* ended) {
   out->clear();
   std::unique_lock<std::mutex> lk(mu_);
-  cv_.wait(lk, [&] { return stopping_ || gen != targets_gen_ || !queue_.empty(); });
+  cv_.wait(lk,
+           [&] { return stopping_ || gen != targets_gen_ || stream_ended_ || !queue_.empty(); });
   if (stopping_ || gen != targets_gen_) return false;
+  if (stream_ended_) {
+    *ended = true;
+    return false;
+  }
   size_t bytes = 0;
   // Always at least one message, so a single large one still goes (alone).
   while (!queue_.empty()) {

@@ -36,8 +36,9 @@
 //   error status (DATA_LOSS for size/checksum/short stream).
 //
 // Sending and failures
-//   One sender thread per peer with a bounded queue (Options::max_queued_messages); Send only
-//   enqueues, so a slow or dead peer never blocks Send or the other peers; per-peer order is
+//   One sender thread per peer (plus, while a stream is open, a reader thread that notices at
+//   once when the receiver ends the call) with a bounded queue (Options::max_queued_messages); Send
+//   only enqueues, so a slow or dead peer never blocks Send or the other peers; per-peer order is
 //   kept. Each connection attempt dials a fresh channel (the next URL of the peer after a
 //   failure), waits up to dial_timeout for it to be READY, opens the stream and waits for the
 //   StreamAck. On failure the sender backs off exponentially (backoff_min..backoff_max, reset
