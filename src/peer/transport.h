@@ -57,6 +57,10 @@
 //   thread that calls Send/SendSnapshot, so the raft loop may call back into its own queues.
 //   Stop() cancels every stream (outgoing and incoming), joins all threads and waits for
 //   in-flight Handler calls to return; no Handler method is called after Stop() returned.
+//   It is prompt (tens of ms) for dead, refusing and unreachable-at-dial peers. One case is
+//   slower: a write stuck because the connection went dark with the socket buffer full is
+//   not aborted by cancelling the call (gRPC completes it only when the connection dies), so
+//   Stop/RemovePeer/UpdatePeer then wait up to the keepalive time + timeout (about 3 s).
 //
 // TLS is not implemented yet: all credentials come from MakePeerChannel/the lead's server
 // builder (src/peer/channel.h), plain TCP for now.

@@ -7,6 +7,7 @@
 #include "etcdpp/peer.grpc.pb.h"
 #include "harness.h"
 #include "peer/channel.h"
+#include "proxy.h"
 #include "raft/codec.h"
 
 namespace etcdpp::peer::testing {
@@ -473,6 +474,56 @@ TEST(TransportTest, Stop_IsPromptWithBlackholedAndDeadPeers) {
   a.transport->Send({App(1, 2, 1000)});
   a.transport->AddPeer(5, {b.url()});
   EXPECT_FALSE(a.transport->ActiveSince(2).has_value());
+}
+
+// The path to b goes dark mid-stream (no RST, no FIN): keepalive must notice, Send must
+// keep returning at once, the peer must come back when the path does, and Stop must be
+// prompt even with a write stuck on HTTP/2 flow control.
+TEST(TransportTest, Blackhole_MidStream_DetectedByKeepalive_StopPrompt) {
+  Member a(1), b(2);
+  a.Serve();
+  b.Serve();
+  FreezableProxy proxy(b.port);
+  a.transport->AddPeer(2, {proxy.url()});
+  ASSERT_TRUE(WaitActive(a.transport.get(), 2));
+  a.transport->Send({App(1, 2, 0)});
+  ASSERT_TRUE(b.handler.WaitFor([&] { return b.handler.msgs.size() == 1; }));
+
+  proxy.Freeze();
+  a.transport->Send({App(1, 2, 1)});  // written into the void
+  // Keepalive: a ping every 1 s, 2 s to answer; generous for a busy machine.
+  ASSERT_TRUE(WaitInactive(a.transport.get(), 2, 15s));
+  auto worst = Clock::duration::zero();
+  for (uint64_t i = 2; i < 3000; ++i) {
+    auto t0 = Clock::now();
+    a.transport->Send({App(1, 2, i, 1024)});
+    worst = std::max(worst, Clock::now() - t0);
+  }
+  EXPECT_LT(worst, 200ms) << "Send blocked";
+  ASSERT_TRUE(a.handler.WaitFor([&] { return a.handler.unreachable[2] > 0; }));
+
+  proxy.Thaw();
+  ASSERT_TRUE(WaitActive(a.transport.get(), 2));
+  size_t before = b.handler.MsgCount();
+  a.transport->Send({App(1, 2, 5000)});
+  ASSERT_TRUE(b.handler.WaitFor([&] { return b.handler.msgs.size() > before; }));
+  {
+    std::lock_guard<std::mutex> lk(b.handler.mu);
+    EXPECT_EQ(b.handler.msgs.back().index, 5000u);
+  }
+
+  // Dark again, with far more bytes in flight than the socket buffers hold: the writer is
+  // stuck in an endpoint write that cancelling the call does not abort (gRPC completes it
+  // only when the connection dies), so Stop is bounded by the keepalive timeout here.
+  proxy.Freeze();
+  for (uint64_t i = 0; i < 64; ++i) {
+    a.transport->Send({App(1, 2, 6000 + i, 1 << 20)});
+  }
+  auto t0 = Clock::now();
+  a.transport->Stop();
+  b.transport->Stop();
+  auto bound = std::chrono::milliseconds(kKeepaliveTimeMs + kKeepaliveTimeoutMs) + 2s;
+  EXPECT_LT(Clock::now() - t0, bound);
 }
 
 }  // namespace
