@@ -212,7 +212,8 @@ Status PeerSender::RunStream(const std::string& target, bool* connected, size_t*
   bool local_close = false;
   std::vector<raft::Message> msgs;
   peerpb::MessageBatch batch;
-  const size_t limit = shared_->opts.max_message_bytes - 1024;  // room for the framing
+  // Room for the batch's own framing; a limit below 4 KiB is treated as 4 KiB.
+  const size_t limit = std::max<size_t>(shared_->opts.max_message_bytes, 4096) - 1024;
   for (;;) {
     bool ended = false;
     if (!NextBatch(gen, &msgs, &ended)) {

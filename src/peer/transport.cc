@@ -180,8 +180,8 @@ void ConfigurePeerServerBuilder(grpc::ServerBuilder& builder, size_t max_message
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, kKeepaliveTimeMs);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, kKeepaliveTimeoutMs);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
-  builder.SetMaxReceiveMessageSize(static_cast<int>(max_message_bytes));
-  builder.SetMaxSendMessageSize(static_cast<int>(max_message_bytes));
+  builder.SetMaxReceiveMessageSize(MessageLimitArg(max_message_bytes));
+  builder.SetMaxSendMessageSize(MessageLimitArg(max_message_bytes));
 }
 
 }  // namespace etcdpp::peer
