@@ -55,6 +55,10 @@
 //   Handler::Process/ProcessSnapshot/IsRemoved/FillMembers run on gRPC server threads.
 //   ReportUnreachable/ReportSnapshot/ReportRejected run on a transport thread, never on the
 //   thread that calls Send/SendSnapshot, so the raft loop may call back into its own queues.
+//   Handler methods may call Transport methods, with two exceptions: Stop() from Process,
+//   ProcessSnapshot, IsRemoved or FillMembers deadlocks (Stop waits for them), and no Handler
+//   method may destroy the Transport. (Stop() from ReportRejected, e.g. when this member was
+//   removed, is fine.)
 //   Stop() cancels every stream (outgoing and incoming), joins all threads and waits for
 //   in-flight Handler calls to return; no Handler method is called after Stop() returned.
 //   It is prompt (tens of ms) for dead, refusing and unreachable-at-dial peers. One case is

@@ -58,6 +58,7 @@ class RecordingHandler : public Handler {
     return removed.count(id) != 0;
   }
   void ReportRejected(uint64_t id, const Status& st) override {
+    if (on_rejected) on_rejected(id, st);
     std::lock_guard<std::mutex> lk(mu);
     rejected.emplace_back(id, st);
     cv.notify_all();
@@ -86,6 +87,7 @@ class RecordingHandler : public Handler {
   std::vector<std::pair<uint64_t, Status>> rejected;
   std::set<uint64_t> removed;
   peerpb::MembersResponse members;
+  std::function<void(uint64_t, const Status&)> on_rejected;  // set before use, called unlocked
 };
 
 inline std::string MakeTempDir() {

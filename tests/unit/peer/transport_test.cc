@@ -259,6 +259,27 @@ TEST(TransportTest, RemovedWhileStreaming_RefusedAtNextBatch) {
             "the member has been permanently removed from the cluster");
 }
 
+TEST(TransportTest, RemovedMember_StopsFromReportRejected) {
+  Member a(1), b(2);
+  a.Serve();
+  b.Serve();
+  b.handler.removed.insert(1);
+  // What the server does when it learns it was removed: stop the transport, from the callback.
+  a.handler.on_rejected = [&](uint64_t, const Status&) { a.transport->Stop(); };
+  a.transport->AddPeer(2, {b.url()});
+  ASSERT_TRUE(a.handler.WaitFor([&] { return !a.handler.rejected.empty(); }));
+  a.transport->Send({App(1, 2, 0)});  // ignored after Stop
+}
+
+TEST(TransportTest, ReceiverWithoutClusterId_AcceptsAny) {
+  Member a(1, 0xaaa), j(2, 0);  // j: a joiner that has not learnt the cluster id yet
+  a.Serve();
+  j.Serve();
+  a.transport->AddPeer(2, {j.url()});
+  a.transport->Send({App(1, 2, 0)});
+  ASSERT_TRUE(j.handler.WaitFor([&] { return !j.handler.msgs.empty(); }));
+}
+
 TEST(TransportTest, WrongReceiverId_ReportedAsRejected) {
   Member a(1), b(2);
   a.Serve();
