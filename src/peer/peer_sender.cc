@@ -40,6 +40,7 @@ void PeerSender::Enqueue(raft::Message m) {
   std::lock_guard<std::mutex> lk(mu_);
   if (stopping_) return;
   if (state_ == State::kBackoff || queue_.size() >= shared_->opts.max_queued_messages) {
+    ++sent_failures_;
     ReportUnreachableLocked();
     return;
   }
@@ -129,6 +130,7 @@ void PeerSender::Run() {
     // Whatever is still queued would go to a connection that does not exist; raft
     // retransmits, so drop it (like the back-off drops) and tell raft.
     if (lost > 0 || !queue_.empty()) ReportUnreachableLocked();
+    sent_failures_ += lost + queue_.size();
     queue_.clear();
     state_ = State::kBackoff;
     ++target_index_;
@@ -221,16 +223,19 @@ Status PeerSender::RunStream(const std::string& target, bool* connected, size_t*
       break;
     }
     batch.clear_msgs();
+    uint64_t batch_bytes = 0;
     for (const auto& m : msgs) {
       std::string enc = raft::EncodeMessage(m);
       if (enc.size() > limit) {
         LOG_WARN("dropped a raft message larger than the peer message limit",
                  {"remote-peer-id", IdToHex(id_)}, {"type", raft::MessageTypeName(m.type)},
                  {"size", enc.size()}, {"limit", limit});
+        ++sent_failures_;
         std::lock_guard<std::mutex> lk(mu_);
         ReportUnreachableLocked();
         continue;
       }
+      batch_bytes += enc.size();
       batch.add_msgs(std::move(enc));
     }
     if (batch.msgs_size() == 0) continue;
@@ -238,6 +243,7 @@ Status PeerSender::RunStream(const std::string& target, bool* connected, size_t*
       *lost = static_cast<size_t>(batch.msgs_size());
       break;
     }
+    sent_bytes_ += batch_bytes;
   }
   if (local_close) ctx.TryCancel();  // stopping or retargeted: no need to say goodbye
   reader.join();                     // returns once the call is over (it is, or cancelled)
@@ -319,6 +325,7 @@ void PeerSender::RunSnapshot(raft::Message m, std::string db_path,
   Handler* h = shared_->handler;
   uint64_t id = id_;
   bool ok = st.ok();
+  if (!ok) ++sent_failures_;
   shared_->notifier.Post([h, id, ok] { h->ReportSnapshot(id, ok); });
   if (st.Is(Code::kFailedPrecondition)) {
     shared_->notifier.Post([h, id, st] { h->ReportRejected(id, st); });
@@ -395,6 +402,7 @@ Status PeerSender::DoSendSnapshot(const raft::Message& m, const std::string& db_
     size += static_cast<uint64_t>(n);
     chunk.set_data(buf.data(), static_cast<size_t>(n));
     ok = writer->Write(chunk);
+    if (ok) sent_bytes_ += static_cast<uint64_t>(n);
   }
   if (ok && read_error.ok()) {
     chunk.mutable_trailer()->set_size(size);

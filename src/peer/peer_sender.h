@@ -38,6 +38,8 @@ class PeerSender {
   // Closes the current stream and redials on the new targets.
   void UpdateTargets(std::vector<std::string> targets);
   std::optional<std::chrono::steady_clock::time_point> ActiveSince() const;
+  uint64_t sent_bytes() const { return sent_bytes_.load(); }
+  uint64_t sent_failures() const { return sent_failures_.load(); }
   // Cancels the stream and the snapshot sends, joins every thread. Idempotent.
   void Stop();
 
@@ -82,6 +84,8 @@ class PeerSender {
   // Interrupts a dial in progress (Stop, UpdateTargets); reset under mu_ at each attempt.
   std::atomic<bool> interrupt_{false};
   std::atomic<bool> stop_flag_{false};  // interrupts snapshot dials (Stop only)
+  std::atomic<uint64_t> sent_bytes_{0};
+  std::atomic<uint64_t> sent_failures_{0};  // messages dropped or lost, failed snapshots
 
   std::thread thread_;  // last: started once everything above is initialised
 };

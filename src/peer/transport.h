@@ -73,6 +73,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -124,6 +125,17 @@ struct Options {
   size_t max_message_bytes = 64 << 20;  // gRPC send/receive limit for one batch or chunk
 };
 
+// Per-peer counters for etcd's metrics (etcd_network_peer_{sent,received}_{bytes,failures}_total,
+// etcd_network_active_peers). Bytes are encoded raft messages and snapshot data; failures are
+// messages (or snapshots) that could not be sent / incoming streams that failed.
+struct PeerCounters {
+  uint64_t sent_bytes = 0;
+  uint64_t sent_failures = 0;
+  uint64_t received_bytes = 0;
+  uint64_t received_failures = 0;
+  bool active = false;
+};
+
 class Transport {
  public:
   // `h` must outlive the Transport.
@@ -159,6 +171,9 @@ class Transport {
   // Since when the peer has been continuously reachable (etcd's ActiveSince, used by the
   // strict reconfiguration check); nullopt if not currently connected.
   std::optional<std::chrono::steady_clock::time_point> ActiveSince(uint64_t id) const;
+
+  // Known peers (sent_*, active) and every member that ever sent to us (received_*).
+  std::map<uint64_t, PeerCounters> Counters() const;
 
   void Stop();  // idempotent
 

@@ -103,8 +103,23 @@ TEST(TransportTest, Send_10kMessages_ArriveInOrderAcrossBatches) {
     ASSERT_EQ(b.handler.msgs[i].to, 2u);
   }
   EXPECT_EQ(b.handler.msgs[999].entries.at(0).data.size(), 3u << 20);
-  std::lock_guard<std::mutex> lk2(a.handler.mu);
-  EXPECT_EQ(a.handler.unreachable.count(2), 0u);
+  {
+    std::lock_guard<std::mutex> lk2(a.handler.mu);
+    EXPECT_EQ(a.handler.unreachable.count(2), 0u);
+  }
+  // The sender counts after its write returned, possibly after b already had everything.
+  auto received = b.transport->Counters().at(1);
+  auto sent = a.transport->Counters().at(2);
+  for (auto deadline = Clock::now() + kWait;
+       sent.sent_bytes != received.received_bytes && Clock::now() < deadline;) {
+    std::this_thread::sleep_for(5ms);
+    sent = a.transport->Counters().at(2);
+  }
+  EXPECT_TRUE(sent.active);
+  EXPECT_EQ(sent.sent_failures, 0u);
+  EXPECT_GT(sent.sent_bytes, 30u << 20);
+  EXPECT_EQ(sent.sent_bytes, received.received_bytes);
+  EXPECT_EQ(received.received_failures, 0u);
 }
 
 TEST(TransportTest, Send_BothDirectionsAndThreeMembers) {
