@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <limits>
 #include <thread>
 
 namespace etcdpp::peer {
@@ -47,10 +48,14 @@ std::shared_ptr<grpc::Channel> MakePeerChannel(const std::string& target,
   // Keep pinging an idle stream (defaults stop after 2 pings without data / wait 5 min).
   args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   args.SetInt(GRPC_ARG_HTTP2_MIN_SENT_PING_INTERVAL_WITHOUT_DATA_MS, kKeepaliveTimeMs);
-  args.SetMaxSendMessageSize(static_cast<int>(max_message_bytes));
-  args.SetMaxReceiveMessageSize(static_cast<int>(max_message_bytes));
+  args.SetMaxSendMessageSize(MessageLimitArg(max_message_bytes));
+  args.SetMaxReceiveMessageSize(MessageLimitArg(max_message_bytes));
   // TLS: peer credentials will be chosen here (--peer-cert-file etc.).
   return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+}
+
+int MessageLimitArg(size_t max_message_bytes) {
+  return static_cast<int>(std::min<size_t>(max_message_bytes, std::numeric_limits<int>::max()));
 }
 
 bool WaitForReady(grpc::Channel* ch, std::chrono::steady_clock::time_point deadline,

@@ -32,6 +32,9 @@ Result<std::string> PeerUrlToTarget(std::string_view url);
 // A new channel of its own (local subchannel pool, so each dial is a fresh TCP connection).
 std::shared_ptr<grpc::Channel> MakePeerChannel(const std::string& target, size_t max_message_bytes);
 
+// max_message_bytes as a gRPC int argument (clamped).
+int MessageLimitArg(size_t max_message_bytes);
+
 // Waits until `ch` is READY: true. False when it reports TRANSIENT_FAILURE (e.g. connection
 // refused), at `deadline`, or once `*stop` is set (checked every few tens of ms).
 bool WaitForReady(grpc::Channel* ch, std::chrono::steady_clock::time_point deadline,

@@ -23,6 +23,9 @@ void Notifier::Stop() {
     stopping_ = true;
   }
   cv_.notify_one();
+  // Called from a callback (a handler stopping the transport): the thread ends by itself
+  // once the callback returns; joining it from itself would throw.
+  if (std::this_thread::get_id() == thread_.get_id()) return;
   if (thread_.joinable()) thread_.join();
 }
 

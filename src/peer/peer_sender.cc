@@ -40,6 +40,7 @@ void PeerSender::Enqueue(raft::Message m) {
   std::lock_guard<std::mutex> lk(mu_);
   if (stopping_) return;
   if (state_ == State::kBackoff || queue_.size() >= shared_->opts.max_queued_messages) {
+    ++sent_failures_;
     ReportUnreachableLocked();
     return;
   }
@@ -129,6 +130,7 @@ void PeerSender::Run() {
     // Whatever is still queued would go to a connection that does not exist; raft
     // retransmits, so drop it (like the back-off drops) and tell raft.
     if (lost > 0 || !queue_.empty()) ReportUnreachableLocked();
+    sent_failures_ += lost + queue_.size();
     queue_.clear();
     state_ = State::kBackoff;
     ++target_index_;
@@ -194,39 +196,72 @@ Status PeerSender::RunStream(const std::string& target, bool* connected, size_t*
   LOG_INFO("peer became active", {"local-member-id", IdToHex(shared_->opts.local_id)},
            {"remote-peer-id", IdToHex(id_)}, {"address", target});
 
+  // The receiver sends nothing after the hello, so a Read that returns means the call ended
+  // (refused at a batch, receiver stopped, connection lost). This reader notices it while we
+  // are idle: the peer goes inactive at once instead of at the next write.
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    stream_ended_ = false;
+  }
+  std::thread reader([this, &stream] {
+    peerpb::StreamAck ignored;
+    while (stream->Read(&ignored)) {
+    }
+    std::lock_guard<std::mutex> lk(mu_);
+    stream_ended_ = true;
+    cv_.notify_all();
+  });
+  bool local_close = false;
   std::vector<raft::Message> msgs;
   peerpb::MessageBatch batch;
-  const size_t limit = shared_->opts.max_message_bytes - 1024;  // room for the framing
-  while (NextBatch(gen, &msgs)) {
+  // Room for the batch's own framing; a limit below 4 KiB is treated as 4 KiB.
+  const size_t limit = std::max<size_t>(shared_->opts.max_message_bytes, 4096) - 1024;
+  for (;;) {
+    bool ended = false;
+    if (!NextBatch(gen, &msgs, &ended)) {
+      local_close = !ended;
+      break;
+    }
     batch.clear_msgs();
+    uint64_t batch_bytes = 0;
     for (const auto& m : msgs) {
       std::string enc = raft::EncodeMessage(m);
       if (enc.size() > limit) {
         LOG_WARN("dropped a raft message larger than the peer message limit",
                  {"remote-peer-id", IdToHex(id_)}, {"type", raft::MessageTypeName(m.type)},
                  {"size", enc.size()}, {"limit", limit});
+        ++sent_failures_;
         std::lock_guard<std::mutex> lk(mu_);
         ReportUnreachableLocked();
         continue;
       }
+      batch_bytes += enc.size();
       batch.add_msgs(std::move(enc));
     }
     if (batch.msgs_size() == 0) continue;
     if (!stream->Write(batch)) {
       *lost = static_cast<size_t>(batch.msgs_size());
-      grpc::Status gs = stream->Finish();
-      return gs.ok() ? Status::Unavailable("peer closed the stream") : FromGrpc(gs);
+      break;
     }
+    sent_bytes_ += batch_bytes;
   }
-  ctx.TryCancel();  // stopping or retargeted: no need to say goodbye
-  return Status(Code::kCancelled, "stream closed locally");
+  if (local_close) ctx.TryCancel();  // stopping or retargeted: no need to say goodbye
+  reader.join();                     // returns once the call is over (it is, or cancelled)
+  grpc::Status gs = stream->Finish();
+  if (local_close) return Status(Code::kCancelled, "stream closed locally");
+  return gs.ok() ? Status::Unavailable("peer closed the stream") : FromGrpc(gs);
 }
 
-bool PeerSender::NextBatch(uint64_t gen, std::vector<raft::Message>* out) {
+bool PeerSender::NextBatch(uint64_t gen, std::vector<raft::Message>* out, bool* ended) {
   out->clear();
   std::unique_lock<std::mutex> lk(mu_);
-  cv_.wait(lk, [&] { return stopping_ || gen != targets_gen_ || !queue_.empty(); });
+  cv_.wait(lk,
+           [&] { return stopping_ || gen != targets_gen_ || stream_ended_ || !queue_.empty(); });
   if (stopping_ || gen != targets_gen_) return false;
+  if (stream_ended_) {
+    *ended = true;
+    return false;
+  }
   size_t bytes = 0;
   // Always at least one message, so a single large one still goes (alone).
   while (!queue_.empty()) {
@@ -290,6 +325,7 @@ void PeerSender::RunSnapshot(raft::Message m, std::string db_path,
   Handler* h = shared_->handler;
   uint64_t id = id_;
   bool ok = st.ok();
+  if (!ok) ++sent_failures_;
   shared_->notifier.Post([h, id, ok] { h->ReportSnapshot(id, ok); });
   if (st.Is(Code::kFailedPrecondition)) {
     shared_->notifier.Post([h, id, st] { h->ReportRejected(id, st); });
@@ -366,6 +402,7 @@ Status PeerSender::DoSendSnapshot(const raft::Message& m, const std::string& db_
     size += static_cast<uint64_t>(n);
     chunk.set_data(buf.data(), static_cast<size_t>(n));
     ok = writer->Write(chunk);
+    if (ok) sent_bytes_ += static_cast<uint64_t>(n);
   }
   if (ok && read_error.ok()) {
     chunk.mutable_trailer()->set_size(size);

@@ -38,6 +38,8 @@ class PeerSender {
   // Closes the current stream and redials on the new targets.
   void UpdateTargets(std::vector<std::string> targets);
   std::optional<std::chrono::steady_clock::time_point> ActiveSince() const;
+  uint64_t sent_bytes() const { return sent_bytes_.load(); }
+  uint64_t sent_failures() const { return sent_failures_.load(); }
   // Cancels the stream and the snapshot sends, joins every thread. Idempotent.
   void Stop();
 
@@ -52,8 +54,9 @@ class PeerSender {
   // One connection: dial, open the stream, write batches until it breaks. Sets *connected
   // when the peer accepted the stream and *lost to the number of messages of a failed write.
   Status RunStream(const std::string& target, bool* connected, size_t* lost);
-  // Takes up to ~kMaxBatchBytes of queued messages; false when stopping or retargeted.
-  bool NextBatch(uint64_t gen, std::vector<raft::Message>* out);
+  // Takes up to ~kMaxBatchBytes of queued messages. False when stopping, retargeted, or the
+  // stream ended (then *ended is set).
+  bool NextBatch(uint64_t gen, std::vector<raft::Message>* out, bool* ended);
   void ReportUnreachableLocked();
   void RunSnapshot(raft::Message m, std::string db_path, std::shared_ptr<std::atomic<bool>> done);
   Status DoSendSnapshot(const raft::Message& m, const std::string& db_path);
@@ -73,6 +76,7 @@ class PeerSender {
   size_t target_index_ = 0;   // which of targets_ the stream uses (rotates on failure)
   std::shared_ptr<grpc::Channel> channel_;  // of the current connection
   grpc::ClientContext* stream_ctx_ = nullptr;
+  bool stream_ended_ = false;  // the current stream's reader saw the call end
   std::set<grpc::ClientContext*> snapshot_ctxs_;
   std::optional<std::chrono::steady_clock::time_point> active_since_;
   std::chrono::steady_clock::time_point last_unreachable_report_{};
@@ -80,6 +84,8 @@ class PeerSender {
   // Interrupts a dial in progress (Stop, UpdateTargets); reset under mu_ at each attempt.
   std::atomic<bool> interrupt_{false};
   std::atomic<bool> stop_flag_{false};  // interrupts snapshot dials (Stop only)
+  std::atomic<uint64_t> sent_bytes_{0};
+  std::atomic<uint64_t> sent_failures_{0};  // messages dropped or lost, failed snapshots
 
   std::thread thread_;  // last: started once everything above is initialised
 };

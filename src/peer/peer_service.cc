@@ -106,6 +106,10 @@ grpc::Status PeerService::Stream(
   const uint64_t local = shared_->opts.local_id;
   peerpb::MessageBatch batch;
   while (stream->Read(&batch)) {
+    uint64_t bytes = 0;
+    for (const std::string& enc : batch.msgs())
+      bytes += enc.size();
+    shared_->CountReceived(from, bytes, false);
     // Checked per batch too: a member removed while its stream is open learns it here.
     if (shared_->handler->IsRemoved(from)) {
       return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, kMemberRemoved);
@@ -113,6 +117,7 @@ grpc::Status PeerService::Stream(
     for (const std::string& enc : batch.msgs()) {
       auto m = raft::DecodeMessage(enc);
       if (!m.ok()) {
+        shared_->CountReceived(from, 0, true);
         LOG_WARN("failed to decode raft message from peer", {"local-member-id", IdToHex(local)},
                  {"remote-peer-id", IdToHex(from)}, {"error", m.status().ToString()});
         return grpc::Status(grpc::StatusCode::DATA_LOSS,
@@ -137,6 +142,7 @@ grpc::Status PeerService::Snapshot(grpc::ServerContext* ctx,
   uint64_t from = 0;
   if (grpc::Status st = CheckMetadata(ctx, &from); !st.ok()) return st;
   grpc::Status st = ReceiveSnapshot(ctx, reader, from);
+  shared_->CountReceived(from, 0, !st.ok());
   if (!st.ok()) {
     LOG_WARN("failed to receive database snapshot from peer",
              {"local-member-id", IdToHex(shared_->opts.local_id)},
@@ -196,6 +202,7 @@ grpc::Status PeerService::ReceiveSnapshot(grpc::ServerContext* ctx,
   while (reader->Read(&chunk)) {
     if (chunk.part_case() == peerpb::SnapshotChunk::kData) {
       if (Status st = (*writer)->Append(chunk.data()); !st.ok()) return ToGrpc(st);
+      shared_->CountReceived(from, chunk.data().size(), false);
     } else if (chunk.part_case() == peerpb::SnapshotChunk::kTrailer) {
       trailer = chunk.trailer();
       have_trailer = true;

@@ -3,6 +3,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
+#include <mutex>
 
 #include "peer/notifier.h"
 #include "peer/transport.h"
@@ -16,6 +18,16 @@ struct Shared {
   Handler* const handler;
   std::atomic<uint64_t> cluster_id;  // SetClusterId may change it at any time
   Notifier notifier;                 // runs Report* callbacks off the caller's thread
+
+  // Receive-side counters, by sender id.
+  void CountReceived(uint64_t from, uint64_t bytes, bool failed) {
+    std::lock_guard<std::mutex> lk(counters_mu);
+    auto& c = received[from];
+    c.received_bytes += bytes;
+    if (failed) ++c.received_failures;
+  }
+  std::mutex counters_mu;
+  std::map<uint64_t, PeerCounters> received;
 };
 
 }  // namespace etcdpp::peer

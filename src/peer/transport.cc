@@ -126,6 +126,22 @@ std::optional<std::chrono::steady_clock::time_point> Transport::ActiveSince(uint
   return p ? p->ActiveSince() : std::nullopt;
 }
 
+std::map<uint64_t, PeerCounters> Transport::Counters() const {
+  std::map<uint64_t, PeerCounters> out;
+  {
+    std::lock_guard<std::mutex> lk(impl_->shared_.counters_mu);
+    out = impl_->shared_.received;
+  }
+  std::lock_guard<std::mutex> lk(impl_->mu_);
+  for (const auto& [id, p] : impl_->peers_) {
+    auto& c = out[id];
+    c.sent_bytes = p->sent_bytes();
+    c.sent_failures = p->sent_failures();
+    c.active = p->ActiveSince().has_value();
+  }
+  return out;
+}
+
 void Transport::Stop() {
   std::map<uint64_t, std::shared_ptr<PeerSender>> peers;
   {
@@ -180,8 +196,8 @@ void ConfigurePeerServerBuilder(grpc::ServerBuilder& builder, size_t max_message
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, kKeepaliveTimeMs);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, kKeepaliveTimeoutMs);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
-  builder.SetMaxReceiveMessageSize(static_cast<int>(max_message_bytes));
-  builder.SetMaxSendMessageSize(static_cast<int>(max_message_bytes));
+  builder.SetMaxReceiveMessageSize(MessageLimitArg(max_message_bytes));
+  builder.SetMaxSendMessageSize(MessageLimitArg(max_message_bytes));
 }
 
 }  // namespace etcdpp::peer

@@ -36,8 +36,9 @@
 //   error status (DATA_LOSS for size/checksum/short stream).
 //
 // Sending and failures
-//   One sender thread per peer with a bounded queue (Options::max_queued_messages); Send only
-//   enqueues, so a slow or dead peer never blocks Send or the other peers; per-peer order is
+//   One sender thread per peer (plus, while a stream is open, a reader thread that notices at
+//   once when the receiver ends the call) with a bounded queue (Options::max_queued_messages); Send
+//   only enqueues, so a slow or dead peer never blocks Send or the other peers; per-peer order is
 //   kept. Each connection attempt dials a fresh channel (the next URL of the peer after a
 //   failure), waits up to dial_timeout for it to be READY, opens the stream and waits for the
 //   StreamAck. On failure the sender backs off exponentially (backoff_min..backoff_max, reset
@@ -54,8 +55,16 @@
 //   Handler::Process/ProcessSnapshot/IsRemoved/FillMembers run on gRPC server threads.
 //   ReportUnreachable/ReportSnapshot/ReportRejected run on a transport thread, never on the
 //   thread that calls Send/SendSnapshot, so the raft loop may call back into its own queues.
+//   Handler methods may call Transport methods, with two exceptions: Stop() from Process,
+//   ProcessSnapshot, IsRemoved or FillMembers deadlocks (Stop waits for them), and no Handler
+//   method may destroy the Transport. (Stop() from ReportRejected, e.g. when this member was
+//   removed, is fine.)
 //   Stop() cancels every stream (outgoing and incoming), joins all threads and waits for
 //   in-flight Handler calls to return; no Handler method is called after Stop() returned.
+//   It is prompt (tens of ms) for dead, refusing and unreachable-at-dial peers. One case is
+//   slower: a write stuck because the connection went dark with the socket buffer full is
+//   not aborted by cancelling the call (gRPC completes it only when the connection dies), so
+//   Stop/RemovePeer/UpdatePeer then wait up to the keepalive time + timeout (about 3 s).
 //
 // TLS is not implemented yet: all credentials come from MakePeerChannel/the lead's server
 // builder (src/peer/channel.h), plain TCP for now.
@@ -64,6 +73,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -115,6 +125,17 @@ struct Options {
   size_t max_message_bytes = 64 << 20;  // gRPC send/receive limit for one batch or chunk
 };
 
+// Per-peer counters for etcd's metrics (etcd_network_peer_{sent,received}_{bytes,failures}_total,
+// etcd_network_active_peers). Bytes are encoded raft messages and snapshot data; failures are
+// messages (or snapshots) that could not be sent / incoming streams that failed.
+struct PeerCounters {
+  uint64_t sent_bytes = 0;
+  uint64_t sent_failures = 0;
+  uint64_t received_bytes = 0;
+  uint64_t received_failures = 0;
+  bool active = false;
+};
+
 class Transport {
  public:
   // `h` must outlive the Transport.
@@ -150,6 +171,9 @@ class Transport {
   // Since when the peer has been continuously reachable (etcd's ActiveSince, used by the
   // strict reconfiguration check); nullopt if not currently connected.
   std::optional<std::chrono::steady_clock::time_point> ActiveSince(uint64_t id) const;
+
+  // Known peers (sent_*, active) and every member that ever sent to us (received_*).
+  std::map<uint64_t, PeerCounters> Counters() const;
 
   void Stop();  // idempotent
 
