@@ -255,8 +255,6 @@ void EtcdServer::Process(raft::Message m) {
 }
 
 void EtcdServer::ProcessSnapshot(raft::Message m, std::string db_path) {
-  LOG_INFO("received database snapshot", {"remote-peer-id", IdToHex(m.from)},
-           {"snapshot-index", m.snapshot ? m.snapshot->metadata.index : 0}, {"path", db_path});
   if (raft_) {
     raft_->StepSnapshot(std::move(m), std::move(db_path));
   } else {
@@ -269,8 +267,7 @@ void EtcdServer::ReportUnreachable(uint64_t id) {
 }
 
 void EtcdServer::ReportSnapshot(uint64_t id, bool ok) {
-  LOG_INFO(ok ? "sent database snapshot" : "failed to send database snapshot",
-           {"remote-peer-id", IdToHex(id)});
+  // src/peer logs the transfer itself ("sent database snapshot to peer", ...).
   snapshot_busy_.store(false);
   if (raft_) raft_->ReportSnapshot(id, ok);
 }
