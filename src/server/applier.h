@@ -11,15 +11,15 @@
 #include <deque>
 #include <functional>
 #include <map>
-#include <optional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "apply/kv_apply.h"
-#include "etcdpp/internal.pb.h"
 #include "common/status.h"
+#include "etcdpp/internal.pb.h"
 #include "mvcc/store.h"
 #include "raft/types.h"
 #include "server/wait.h"
@@ -40,8 +40,8 @@ class Applier {
     // Membership (src/membership via the server). A committed conf change,
     // inside the batch's txn: validate and store it; returns whether it was
     // accepted, and the status its proposer gets.
-    std::function<bool(mvcc::Batch&, const raft::ConfChangeV2&, const internalpb::ConfChangeContext&,
-                       Status* client_status)>
+    std::function<bool(mvcc::Batch&, const raft::ConfChangeV2&,
+                       const internalpb::ConfChangeContext&, Status* client_status)>
         apply_conf_change;
     std::function<void(mvcc::Batch&, const internalpb::MemberAttrSetRequest&)> apply_attr_set;
     // After every commit (membership publishes what it staged) and after a
@@ -117,8 +117,8 @@ class Applier {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Item> queue_;                                                    // guarded by mu_
-  std::map<uint64_t, bool> cc_verdicts_;                                      // guarded by mu_
+  std::deque<Item> queue_;                // guarded by mu_
+  std::map<uint64_t, bool> cc_verdicts_;  // guarded by mu_
   std::condition_variable applied_cv_;
   bool stopping_ = false;                                                     // guarded by mu_
   Status error_;                                                              // guarded by mu_

@@ -13,8 +13,8 @@
 #include <cstring>
 
 #include "common/log.h"
-#include "server/kv_service.h"
 #include "server/cluster_service.h"
+#include "server/kv_service.h"
 #include "server/maintenance_service.h"
 #include "server/server.h"
 #include "server/url.h"

@@ -26,5 +26,4 @@ class MaintenanceService final : public etcdserverpb::Maintenance::CallbackServi
   EtcdServer* s_;
 };
 
-
 }  // namespace etcdpp::server

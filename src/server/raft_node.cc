@@ -122,8 +122,8 @@ Status RaftNode::Propose(uint64_t id, std::string data, Clock::time_point deadli
     std::lock_guard<std::mutex> lock(mu_);
     if (!wal_error_.ok()) return wal_error_;
     if (stopping_) return Status::Unavailable("etcdserver: server stopped");
-    queue_.push_back(Proposal{id, std::move(data), false, {},
-                              std::min(deadline, Clock::now() + opts_.no_leader_wait)});
+    queue_.push_back(Proposal{
+        id, std::move(data), false, {}, std::min(deadline, Clock::now() + opts_.no_leader_wait)});
   }
   cv_.notify_one();
   return Status::OK();
@@ -429,8 +429,8 @@ void RaftNode::CheckTransfers(Clock::time_point now) {
       it->cb(Status::OK());
       it = transfers_.erase(it);
     } else if (now >= it->deadline) {
-      it->cb(etcdpp::Status(Code::kDeadlineExceeded, 
-          "etcdserver: request timed out, leader transfer took too long"));
+      it->cb(etcdpp::Status(Code::kDeadlineExceeded,
+                            "etcdserver: request timed out, leader transfer took too long"));
       it = transfers_.erase(it);
     } else {
       ++it;
@@ -454,8 +454,7 @@ bool RaftNode::HandleReady(const std::vector<uint64_t>& batch_ids) {
       if (it != snap_files_.end()) snap_path = it->second;
     }
     if (snap_path.empty()) {
-      LOG_FATAL("raft accepted a snapshot whose db file was never received",
-                {"index", md.index});
+      LOG_FATAL("raft accepted a snapshot whose db file was never received", {"index", md.index});
     }
     st = wal_->SaveSnapshot(wal::WalSnapshot{md.index, md.term});
   }
@@ -521,8 +520,9 @@ bool RaftNode::HandleReady(const std::vector<uint64_t>& batch_ids) {
              {"snapshot-index", md.index}, {"snapshot-term", md.term});
     hooks_.restore(md, snap_path);
     auto r = hooks_.await_applied(md.index);
-    if (!r.ok()) LOG_FATAL("failed to restore the backend from a snapshot",
-                           {"error", r.status().ToString()}, {"path", snap_path});
+    if (!r.ok())
+      LOG_FATAL("failed to restore the backend from a snapshot", {"error", r.status().ToString()},
+                {"path", snap_path});
     applied_ = md.index;
     std::vector<std::string> stale;
     {

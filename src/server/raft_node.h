@@ -89,7 +89,7 @@ class RaftNode {
     std::chrono::milliseconds tick_interval{100};  // --heartbeat-interval
     int election_tick = 10;                        // --election-timeout / --heartbeat-interval
     bool pre_vote = true;
-    uint64_t snapshot_count = 10000;         // --snapshot-count
+    uint64_t snapshot_count = 10000;           // --snapshot-count
     uint64_t snapshot_catchup_entries = 5000;  // kept in memory behind a snapshot
     // A proposal made while there is no leader waits this long for one.
     std::chrono::milliseconds no_leader_wait{3000};

@@ -157,8 +157,7 @@ Status EtcdServer::OpenStorage() {
            {"max-cpu-available", static_cast<int64_t>(std::thread::hardware_concurrency())},
            {"member-initialized", wal_exists}, {"name", cfg_.name}, {"data-dir", cfg_.data_dir},
            {"wal-dir", cfg_.wal_dir}, {"member-dir", member_dir_},
-           {"force-new-cluster", cfg_.force_new_cluster},
-           {"snapshot-count", cfg_.snapshot_count},
+           {"force-new-cluster", cfg_.force_new_cluster}, {"snapshot-count", cfg_.snapshot_count},
            {"initial-advertise-peer-urls", JoinStrings(cfg_.initial_advertise_peer_urls)},
            {"listen-peer-urls", JoinStrings(cfg_.listen_peer_urls)},
            {"advertise-client-urls", JoinStrings(cfg_.advertise_client_urls)},
@@ -182,9 +181,8 @@ Status EtcdServer::OpenStorage() {
   if (Status st = store_->RunCompaction(); !st.ok()) {
     LOG_WARN("failed to resume an interrupted compaction", {"error", st.ToString()});
   }
-  cluster_.OnChange([this](const membership::Member& m, membership::ChangeKind k) {
-    OnMemberChange(m, k);
-  });
+  cluster_.OnChange(
+      [this](const membership::Member& m, membership::ChangeKind k) { OnMemberChange(m, k); });
 
   wal::ReadResult rr;
   bool joining = false;
@@ -227,9 +225,8 @@ Status EtcdServer::OpenStorage() {
   aopts.ctx.lease_exists = [](int64_t) { return false; };
   aopts.term = [this] { return raft_ ? raft_->Term() : 0; };
   aopts.apply_conf_change = [this](mvcc::Batch& b, const raft::ConfChangeV2& cc,
-                                   const internalpb::ConfChangeContext& ctx, Status* st) {
-    return ApplyConfChange(b, cc, ctx, st);
-  };
+                                   const internalpb::ConfChangeContext& ctx,
+                                   Status* st) { return ApplyConfChange(b, cc, ctx, st); };
   aopts.apply_attr_set = [this](mvcc::Batch& b, const internalpb::MemberAttrSetRequest& req) {
     auto c = cluster_.ApplyAttrSet(b, req);
     if (c.ok()) staged_changes_.push_back(std::move(*c));
@@ -268,9 +265,8 @@ Status EtcdServer::OpenStorage() {
     for (const auto& e : rr.entries)
       if (e.index > ci && e.index <= upto) todo.push_back(e);
     if (todo.empty()) return Status::OK();
-    LOG_INFO("replaying WAL entries after the backend's consistent index",
-             {"consistent-index", ci}, {"entries", static_cast<uint64_t>(todo.size())},
-             {"last-index", todo.back().index});
+    LOG_INFO("replaying WAL entries after the backend's consistent index", {"consistent-index", ci},
+             {"entries", static_cast<uint64_t>(todo.size())}, {"last-index", todo.back().index});
     return applier_->ApplyNow(todo);
   };
   ETCDPP_RETURN_IF_ERROR(replay_to(rr.hard_state.commit));
@@ -342,7 +338,8 @@ Status EtcdServer::OpenStorage() {
     return std::make_pair(index, term);
   };
   hooks.on_tick = [this] {
-    wait_.ExpireDue(WaitRegistry::Clock::now(), Status::Unavailable("etcdserver: request timed out"));
+    wait_.ExpireDue(WaitRegistry::Clock::now(),
+                    Status::Unavailable("etcdserver: request timed out"));
   };
   raft_ = std::make_unique<RaftNode>(std::move(rs), wal_.get(), &wait_, std::move(hooks), ropts);
   return Status::OK();
@@ -416,8 +413,8 @@ void EtcdServer::Propose(internalpb::InternalRequest req, WaitRegistry::Callback
   auto deadline = now + RequestTimeout();
   auto sys_now = std::chrono::system_clock::now();
   if (client_deadline < sys_now + RequestTimeout()) {
-    deadline = now + std::chrono::duration_cast<WaitRegistry::Clock::duration>(
-                         std::max(client_deadline - sys_now, std::chrono::system_clock::duration{}));
+    deadline = now + std::chrono::duration_cast<WaitRegistry::Clock::duration>(std::max(
+                         client_deadline - sys_now, std::chrono::system_clock::duration{}));
   }
   wait_.Register(id, std::move(cb), now + RequestTimeout());
   if (Status st = raft_->Propose(id, std::move(data), deadline); !st.ok()) {

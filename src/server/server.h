@@ -11,19 +11,19 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/status.h"
 #include "config/config.h"
-#include "membership/cluster.h"
-#include "peer/transport.h"
-#include "raft/types.h"
 #include "etcdpp/internal.pb.h"
 #include "etcdserverpb/rpc.pb.h"
+#include "membership/cluster.h"
 #include "membership/reconfig.h"
 #include "mvcc/store.h"
+#include "peer/transport.h"
+#include "raft/types.h"
 #include "server/wait.h"
 #include "wal/wal.h"
 

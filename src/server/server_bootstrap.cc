@@ -189,10 +189,10 @@ Status EtcdServer::ForceNewCluster(wal::ReadResult* rr) {
   uint64_t commit = rr->hard_state.commit;
   while (!rr->entries.empty() && rr->entries.back().index > commit)
     rr->entries.pop_back();
-  uint64_t index = rr->entries.empty() ? std::max(commit, wal_snapshot_.index)
-                                       : rr->entries.back().index;
-  uint64_t term = std::max(rr->hard_state.term, rr->entries.empty() ? wal_snapshot_.term
-                                                                      : rr->entries.back().term);
+  uint64_t index =
+      rr->entries.empty() ? std::max(commit, wal_snapshot_.index) : rr->entries.back().index;
+  uint64_t term = std::max(rr->hard_state.term,
+                           rr->entries.empty() ? wal_snapshot_.term : rr->entries.back().term);
   std::vector<raft::Entry> extra;
   for (const auto& m : cluster_.Members()) {
     if (m.id == member_id_) continue;
@@ -223,10 +223,9 @@ Status EtcdServer::StartServing() {
   popts.cluster_id = cluster_id_;
   popts.snap_dir = snap_dir_;
   transport_ = std::make_unique<peer::Transport>(popts, this);
-  ETCDPP_ASSIGN_OR_RETURN(listeners_,
-                          Listeners::StartPeers(cfg_, transport_->service(), [](auto& b) {
-                            peer::ConfigurePeerServerBuilder(b);
-                          }));
+  ETCDPP_ASSIGN_OR_RETURN(
+      listeners_, Listeners::StartPeers(cfg_, transport_->service(),
+                                        [](auto& b) { peer::ConfigurePeerServerBuilder(b); }));
   peer_addrs_ = listeners_->PeerAddresses();
   for (const auto& a : peer_addrs_)
     LOG_INFO("listening for peers", {"address", a});

@@ -113,15 +113,14 @@ void EtcdServer::PromoteMember(uint64_t id, std::function<void(const Status&)> c
     call->stub = etcdserverpb::Cluster::NewStub(call->channel);
     call->ctx.set_deadline(std::chrono::system_clock::now() + RequestTimeout());
     call->req.set_id(id);
-    call->stub->async()->MemberPromote(&call->ctx, &call->req, &call->resp,
-                                       [call, cb = std::move(cb)](grpc::Status s) {
-                                         if (s.ok()) {
-                                           cb(Status::OK());
-                                         } else {
-                                           cb(Status(static_cast<Code>(s.error_code()),
-                                                     s.error_message()));
-                                         }
-                                       });
+    call->stub->async()->MemberPromote(
+        &call->ctx, &call->req, &call->resp, [call, cb = std::move(cb)](grpc::Status s) {
+          if (s.ok()) {
+            cb(Status::OK());
+          } else {
+            cb(Status(static_cast<Code>(s.error_code()), s.error_message()));
+          }
+        });
     return;
   }
   raft::RaftStatus rs = raft_->CoreStatus();
@@ -191,7 +190,8 @@ void EtcdServer::OnMemberChange(const membership::Member& m, membership::ChangeK
     case membership::ChangeKind::kAdded:
       LOG_INFO("added member", {"cluster-id", IdToHex(cluster_id_)},
                {"local-member-id", IdToHex(member_id_)}, {"added-peer-id", IdToHex(m.id)},
-               {"added-peer-peer-urls", JoinStrings(m.peer_urls)}, {"added-peer-is-learner", m.is_learner});
+               {"added-peer-peer-urls", JoinStrings(m.peer_urls)},
+               {"added-peer-is-learner", m.is_learner});
       transport_->AddPeer(m.id, m.peer_urls);
       break;
     case membership::ChangeKind::kRemoved:

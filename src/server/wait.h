@@ -7,8 +7,8 @@
 // they must not block (the gRPC callbacks only call Finish()).
 #pragma once
 
-#include <cstdint>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <mutex>
