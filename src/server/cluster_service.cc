@@ -1,6 +1,7 @@
 #include "server/cluster_service.h"
 
 #include <ctime>
+#include <functional>
 
 #include "membership/errors.h"
 #include "membership/urls.h"
@@ -23,16 +24,37 @@ grpc::Status ClientError(const Status& st) {
   return ToGrpcStatus(membership::ToClientError(st));
 }
 
+// The completion of a membership call: etcd's client error, or OK with the
+// member list.
+template <typename Resp>
+std::function<void(const Status&)> FinishWithMembers(EtcdServer* s,
+                                                     grpc::ServerUnaryReactor* reactor,
+                                                     Resp* resp) {
+  return [s, reactor, resp](const Status& st) {
+    if (!st.ok()) {
+      reactor->Finish(ClientError(st));
+      return;
+    }
+    FillMembers(s, resp);
+    reactor->Finish(grpc::Status::OK);
+  };
+}
+
+// etcd refuses every Cluster call on a learner; true if it answered.
+bool RejectedAsLearner(EtcdServer* s, grpc::ServerUnaryReactor* reactor) {
+  Status st = s->RejectIfLearner();
+  if (st.ok()) return false;
+  reactor->Finish(ToGrpcStatus(st));
+  return true;
+}
+
 }  // namespace
 
 grpc::ServerUnaryReactor* ClusterService::MemberAdd(grpc::CallbackServerContext* ctx,
                                                     const etcdserverpb::MemberAddRequest* req,
                                                     etcdserverpb::MemberAddResponse* resp) {
   auto* reactor = ctx->DefaultReactor();
-  if (Status st = s_->RejectIfLearner(); !st.ok()) {
-    reactor->Finish(ToGrpcStatus(st));
-    return reactor;
-  }
+  if (RejectedAsLearner(s_, reactor)) return reactor;
   auto urls = membership::ParseURLs({req->peerurls().begin(), req->peerurls().end()});
   if (!urls.ok()) {
     reactor->Finish(ToGrpcStatus(membership::ErrBadURLs()));
@@ -44,17 +66,10 @@ grpc::ServerUnaryReactor* ClusterService::MemberAdd(grpc::CallbackServerContext*
   m.id = ComputeMemberId(*urls, std::to_string(std::time(nullptr)));
   m.peer_urls = *urls;
   m.is_learner = req->islearner();
+  *resp->mutable_member() = membership::ToProto(m);  // sent only with OK
   s_->ProposeMemberChange(
       req->islearner() ? raft::ConfChangeType::kAddLearnerNode : raft::ConfChangeType::kAddNode, m,
-      [this, reactor, resp, m](const Status& st) {
-        if (!st.ok()) {
-          reactor->Finish(ClientError(st));
-          return;
-        }
-        *resp->mutable_member() = membership::ToProto(m);
-        FillMembers(s_, resp);
-        reactor->Finish(grpc::Status::OK);
-      });
+      FinishWithMembers(s_, reactor, resp));
   return reactor;
 }
 
@@ -62,21 +77,11 @@ grpc::ServerUnaryReactor* ClusterService::MemberRemove(grpc::CallbackServerConte
                                                        const etcdserverpb::MemberRemoveRequest* req,
                                                        etcdserverpb::MemberRemoveResponse* resp) {
   auto* reactor = ctx->DefaultReactor();
-  if (Status st = s_->RejectIfLearner(); !st.ok()) {
-    reactor->Finish(ToGrpcStatus(st));
-    return reactor;
-  }
+  if (RejectedAsLearner(s_, reactor)) return reactor;
   membership::Member m;
   m.id = req->id();
   s_->ProposeMemberChange(raft::ConfChangeType::kRemoveNode, m,
-                          [this, reactor, resp](const Status& st) {
-                            if (!st.ok()) {
-                              reactor->Finish(ClientError(st));
-                              return;
-                            }
-                            FillMembers(s_, resp);
-                            reactor->Finish(grpc::Status::OK);
-                          });
+                          FinishWithMembers(s_, reactor, resp));
   return reactor;
 }
 
@@ -84,10 +89,7 @@ grpc::ServerUnaryReactor* ClusterService::MemberUpdate(grpc::CallbackServerConte
                                                        const etcdserverpb::MemberUpdateRequest* req,
                                                        etcdserverpb::MemberUpdateResponse* resp) {
   auto* reactor = ctx->DefaultReactor();
-  if (Status st = s_->RejectIfLearner(); !st.ok()) {
-    reactor->Finish(ToGrpcStatus(st));
-    return reactor;
-  }
+  if (RejectedAsLearner(s_, reactor)) return reactor;
   auto urls = membership::ParseURLs({req->peerurls().begin(), req->peerurls().end()});
   if (!urls.ok()) {
     reactor->Finish(ToGrpcStatus(membership::ErrBadURLs()));
@@ -97,14 +99,7 @@ grpc::ServerUnaryReactor* ClusterService::MemberUpdate(grpc::CallbackServerConte
   m.id = req->id();
   m.peer_urls = *urls;
   s_->ProposeMemberChange(raft::ConfChangeType::kUpdateNode, m,
-                          [this, reactor, resp](const Status& st) {
-                            if (!st.ok()) {
-                              reactor->Finish(ClientError(st));
-                              return;
-                            }
-                            FillMembers(s_, resp);
-                            reactor->Finish(grpc::Status::OK);
-                          });
+                          FinishWithMembers(s_, reactor, resp));
   return reactor;
 }
 
@@ -112,18 +107,8 @@ grpc::ServerUnaryReactor* ClusterService::MemberPromote(
     grpc::CallbackServerContext* ctx, const etcdserverpb::MemberPromoteRequest* req,
     etcdserverpb::MemberPromoteResponse* resp) {
   auto* reactor = ctx->DefaultReactor();
-  if (Status st = s_->RejectIfLearner(); !st.ok()) {
-    reactor->Finish(ToGrpcStatus(st));
-    return reactor;
-  }
-  s_->PromoteMember(req->id(), [this, reactor, resp](const Status& st) {
-    if (!st.ok()) {
-      reactor->Finish(ClientError(st));
-      return;
-    }
-    FillMembers(s_, resp);
-    reactor->Finish(grpc::Status::OK);
-  });
+  if (RejectedAsLearner(s_, reactor)) return reactor;
+  s_->PromoteMember(req->id(), FinishWithMembers(s_, reactor, resp));
   return reactor;
 }
 
@@ -131,23 +116,13 @@ grpc::ServerUnaryReactor* ClusterService::MemberList(grpc::CallbackServerContext
                                                      const etcdserverpb::MemberListRequest* req,
                                                      etcdserverpb::MemberListResponse* resp) {
   auto* reactor = ctx->DefaultReactor();
-  if (Status st = s_->RejectIfLearner(); !st.ok()) {
-    reactor->Finish(ToGrpcStatus(st));
-    return reactor;
-  }
+  if (RejectedAsLearner(s_, reactor)) return reactor;
   if (!req->linearizable()) {
     FillMembers(s_, resp);
     reactor->Finish(grpc::Status::OK);
     return reactor;
   }
-  s_->WaitLinearizable([this, reactor, resp](const Status& st) {
-    if (!st.ok()) {
-      reactor->Finish(ToGrpcStatus(st));
-      return;
-    }
-    FillMembers(s_, resp);
-    reactor->Finish(grpc::Status::OK);
-  });
+  s_->WaitLinearizable(FinishWithMembers(s_, reactor, resp));
   return reactor;
 }
 
