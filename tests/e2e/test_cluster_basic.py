@@ -40,6 +40,30 @@ class ClusterBasicTest(cluster.ClusterTestCase):
             revs.add(resp["header"]["revision"])
         self.assertEqual(len(revs), 1, revs)
 
+    def test_move_leader(self):
+        """etcdctl move-leader (Maintenance.MoveLeader on the leader): leadership goes to the
+        named voter in a new term; an unknown member is etcd's bad transferee."""
+        c = self.new_cluster(3)
+        old = c.wait_leader()
+        c.learn_ids()
+        old_term = c.members[old].status().raftTerm
+        target = (old + 1) % 3
+        tid = "%x" % c.members[target].member_id
+        r = c.etcdctl(0, "move-leader", tid, endpoints=c.endpoints())
+        self.assertEqual(r.rc, 0, r)
+        self.assertIn("Leadership transferred from %x to %s" % (c.members[old].member_id, tid),
+                      r.out, r)
+        deadline = time.monotonic() + 30
+        while c.leader() != target:
+            self.assertLess(time.monotonic(), deadline, "leader did not move to %d" % target)
+            time.sleep(0.05)  # polling interval
+        # The new leader's first entry is applied in its own (higher) term.
+        self.ok(c, target, "put", "ml/after", "x")
+        self.assertGreater(c.members[target].status().raftTerm, old_term)
+        r = c.etcdctl(0, "move-leader", "123456789abcdef", endpoints=c.endpoints())
+        self.assertNotEqual(r.rc, 0, r)
+        self.assertIn("etcdserver: bad leader transferee", r.err, r)
+
     def test_member_list_status_health_and_headers(self):
         c = self.new_cluster(3)
         deadline = time.monotonic() + 30
