@@ -387,6 +387,79 @@ TEST(RaftNode, RealWalRoundTrip) {
   std::filesystem::remove_all(tmpl);
 }
 
+// --snapshot-count on the real WAL: snapshot markers are written and old
+// segments purged, so the WAL on disk does not grow with history; a reopen
+// at the newest marker reads exactly the entries after it.
+TEST(RaftNode, SnapshotsPurgeTheWal) {
+  char tmpl[] = "/tmp/etcdpp-raftnode-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = std::string(tmpl) + "/wal";
+  wal::Options wopts;
+  wopts.segment_bytes = 64 << 10;  // small segments: many of them for 4 MB of entries
+  constexpr int kN = 4000;
+  auto count_segments = [&] {
+    int n = 0;
+    for (const auto& e : std::filesystem::directory_iterator(dir))
+      n += e.path().extension() == ".wal" ? 1 : 0;
+    return n;
+  };
+  {
+    auto w = wal::Wal::Create(dir, "meta", wopts);
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    ASSERT_TRUE((*w)->Save(raft::HardState{1, 0, 1}, {BootstrapEntry(kId)}, true).ok());
+    WaitRegistry wait;
+    std::mutex mu;
+    std::condition_variable cv;
+    uint64_t applied = 1, applied_term = 1;
+    RaftNode::Hooks hooks;
+    hooks.apply = [&](std::vector<raft::Entry> es) {
+      std::lock_guard<std::mutex> lock(mu);
+      applied = es.back().index;
+      applied_term = es.back().term;
+      cv.notify_all();
+    };
+    // The "backend" has applied everything the loop handed over.
+    hooks.sync_backend = [&]() -> Result<std::pair<uint64_t, uint64_t>> {
+      std::lock_guard<std::mutex> lock(mu);
+      return std::make_pair(applied, applied_term);
+    };
+    RaftNode::Options opts;
+    opts.snapshot_count = 200;
+    opts.snapshot_catchup_entries = 50;
+    RaftNode node(NewMember(), w->get(), &wait, hooks, opts);
+    node.Start(/*campaign=*/true);
+    const std::string value(1000, 'v');
+    for (int i = 0; i < kN; i++)
+      ASSERT_TRUE(node.Propose(i + 1, value).ok());
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] { return applied >= kN + 2; });
+    }
+    node.Stop();
+    ASSERT_TRUE((*w)->Close().ok());
+  }
+  // ~4 MB of entries in 64 KiB segments = 60+ segments without purging.
+  EXPECT_LT(count_segments(), 12);
+  auto snaps = wal::Wal::ValidSnapshots(dir, wopts);
+  ASSERT_TRUE(snaps.ok()) << snaps.status().ToString();
+  ASSERT_FALSE(snaps->empty());
+  const wal::WalSnapshot newest = snaps->back();
+  EXPECT_GT(newest.index, static_cast<uint64_t>(kN) - 400);
+  auto w = wal::Wal::Open(dir, newest, wopts);
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  auto rr = (*w)->ReadAll();
+  ASSERT_TRUE(rr.ok()) << rr.status().ToString();
+  // Exactly the entries after the marker (none if it is the last one).
+  EXPECT_LE(newest.index, static_cast<uint64_t>(kN) + 2);
+  EXPECT_EQ(rr->entries.size(), kN + 2 - newest.index);
+  if (!rr->entries.empty()) {
+    EXPECT_EQ(rr->entries.front().index, newest.index + 1);
+    EXPECT_EQ(rr->entries.back().index, static_cast<uint64_t>(kN) + 2);
+  }
+  ASSERT_TRUE((*w)->Close().ok());
+  std::filesystem::remove_all(tmpl);
+}
+
 }  // namespace
 }  // namespace etcdpp::server
 
