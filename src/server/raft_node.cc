@@ -429,7 +429,8 @@ void RaftNode::CheckTransfers(Clock::time_point now) {
       it->cb(Status::OK());
       it = transfers_.erase(it);
     } else if (now >= it->deadline) {
-      it->cb(etcdpp::Status(Code::kDeadlineExceeded,
+      // etcd returns this error unmapped: gRPC code Unknown (ETCD-FACTS §4).
+      it->cb(etcdpp::Status(Code::kUnknown,
                             "etcdserver: request timed out, leader transfer took too long"));
       it = transfers_.erase(it);
     } else {
