@@ -28,7 +28,7 @@ std::string HostOf(const ListenAddr& a) {
   return a.host.find(':') != std::string::npos ? "[" + a.host + "]" : a.host;
 }
 
-Status BindTcp(const ListenAddr& a, int* fd_out, int* port_out);
+Status BindTcp(const ListenAddr& a, int* fd_out, int* port_out, bool listen_too = true);
 
 }  // namespace
 
@@ -61,12 +61,21 @@ Status Listeners::StartClients(EtcdServer* s, const config::ServerConfig& cfg) {
 
   std::vector<ListenAddr> addrs;
   std::vector<std::unique_ptr<int>> ports;
-  for (const auto& u : cfg.listen_client_urls) {
-    ETCDPP_ASSIGN_OR_RETURN(ListenAddr a, ParseListenUrl(u));
+  for (size_t i = 0; i < cfg.listen_client_urls.size(); i++) {
+    ETCDPP_ASSIGN_OR_RETURN(ListenAddr a, ParseListenUrl(cfg.listen_client_urls[i]));
+    // The port claimed at start (StartPeers): same port, so port 0 resolves
+    // once and nobody else can have taken it meanwhile.
+    if (i < claimed_client_ports_.size() && claimed_client_ports_[i] > 0) {
+      a.port = claimed_client_ports_[i];
+    }
     ports.push_back(std::make_unique<int>(0));
     b.AddListeningPort(a.GrpcTarget(), grpc::InsecureServerCredentials(), ports.back().get());
     addrs.push_back(a);
   }
+  // Hand the ports over to gRPC: released just before it binds them.
+  for (int fd : claimed_client_fds_)
+    close(fd);
+  claimed_client_fds_.clear();
   l->services_.push_back(std::make_unique<KvService>(s));
   l->services_.push_back(std::make_unique<MaintenanceService>(s));
   l->services_.push_back(std::make_unique<ClusterService>(s));
@@ -94,7 +103,7 @@ Status Listeners::StartClients(EtcdServer* s, const config::ServerConfig& cfg) {
 namespace {
 
 // Binds and listens on a TCP address; returns the fd and the bound port.
-Status BindTcp(const ListenAddr& a, int* fd_out, int* port_out) {
+Status BindTcp(const ListenAddr& a, int* fd_out, int* port_out, bool listen_too) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -109,7 +118,8 @@ Status BindTcp(const ListenAddr& a, int* fd_out, int* port_out) {
   int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
   if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 128) != 0) {
+  if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) != 0 ||
+      (listen_too && listen(fd, 128) != 0)) {
     int err = errno;
     if (fd >= 0) close(fd);
     freeaddrinfo(res);
@@ -150,6 +160,22 @@ Result<std::unique_ptr<Listeners>> Listeners::StartPeers(
     b.AddListeningPort(a.GrpcTarget(), grpc::InsecureServerCredentials());
     l->peer_addrs_.push_back(HostOf(a) + ":" + std::to_string(port));
   }
+  // Client ports are claimed now too (etcd binds every listener before it
+  // starts raft): a port clash fails the start at once with etcd's error,
+  // and the port stays ours while raft elects and the member publishes.
+  for (const auto& u : cfg.listen_client_urls) {
+    ETCDPP_ASSIGN_OR_RETURN(ListenAddr a, ParseListenUrl(u));
+    if (a.scheme == "unix") {
+      l->claimed_client_ports_.push_back(0);
+      continue;
+    }
+    int fd = -1, port = 0;
+    // Bound, not listening: a client dialling early is refused (and retries)
+    // instead of hanging on a connection nobody serves.
+    ETCDPP_RETURN_IF_ERROR(BindTcp(a, &fd, &port, /*listen_too=*/false));
+    l->claimed_client_fds_.push_back(fd);
+    l->claimed_client_ports_.push_back(port);
+  }
   if (peer_service != nullptr) b.RegisterService(peer_service);
   l->peer_grpc_ = b.BuildAndStart();
   if (!l->peer_grpc_) {
@@ -174,6 +200,9 @@ void Listeners::Shutdown() {
 }
 
 void Listeners::ShutdownPeers() {
+  for (int fd : claimed_client_fds_)
+    close(fd);
+  claimed_client_fds_.clear();
   if (peer_grpc_) {
     peer_grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
     peer_grpc_->Wait();

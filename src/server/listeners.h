@@ -44,6 +44,9 @@ class Listeners {
   std::vector<std::unique_ptr<grpc::Service>> services_;
   std::unique_ptr<grpc::Server> grpc_;
   std::unique_ptr<grpc::Server> peer_grpc_;
+  // Client ports bound at start and held until StartClients (see StartPeers).
+  std::vector<int> claimed_client_fds_;
+  std::vector<int> claimed_client_ports_;
   std::vector<std::string> client_addrs_, peer_addrs_;
 };
 

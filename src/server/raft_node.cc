@@ -351,14 +351,18 @@ void RaftNode::Run() {
 void RaftNode::ProposeQueued(std::deque<Proposal>* batch, std::vector<uint64_t>* batch_ids) {
   const auto now = Clock::now();
   for (auto& p : *batch) {
+    if (now >= p.deadline) {
+      // The client has given up (or etcd's request timeout passed) while it
+      // waited for a leader: never append it later.
+      FailBatch({p.id}, node_->raft().lead() == raft::kNone
+                            ? Status::Unavailable("etcdserver: no leader")
+                            : Status::Unavailable("etcdserver: request timed out"));
+      continue;
+    }
     if (node_->raft().lead() == raft::kNone) {
       // No leader yet (an election is running): keep it and retry once one
       // is known, as etcd's proposals wait for a leader.
-      if (now < p.deadline) {
-        parked_.push_back(std::move(p));
-      } else {
-        FailBatch({p.id}, Status::Unavailable("etcdserver: no leader"));
-      }
+      parked_.push_back(std::move(p));
       continue;
     }
     etcdpp::Status st =
