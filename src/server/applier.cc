@@ -227,6 +227,7 @@ Status Applier::ApplyBatch(const std::vector<raft::Entry>& entries, std::vector<
   if (!batch_or.ok()) return batch_or.status();
   mvcc::Batch& batch = **batch_or;
   batch_verdicts_.clear();
+  batch_events_.clear();
   for (const auto& e : entries) {
     // Idempotent replay: the store already holds everything up to its
     // consistent index (it was committed in the same LMDB txn as the data).
@@ -246,6 +247,9 @@ Status Applier::ApplyBatch(const std::vector<raft::Entry>& entries, std::vector<
   // acknowledge clients only after it (below, Complete()).
   ETCDPP_RETURN_IF_ERROR(batch.Commit());
   if (opts_.after_commit) opts_.after_commit();
+  // Watchers see a revision only once LMDB has committed it (a catch-up read
+  // can then find it too).
+  if (opts_.publish_events && !batch_events_.empty()) opts_.publish_events(batch_events_);
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& [index, ok] : batch_verdicts_)
@@ -349,6 +353,10 @@ void Applier::ApplyEntry(mvcc::Batch& batch, const raft::Entry& e, std::vector<R
       LOG_ERROR("failed to abort a failed request's changes", {"index", e.index},
                 {"error", ab.ToString()});
     }
+  }
+  if (opts_.publish_events && r.status.ok()) {
+    const auto& ch = txn.Changes();  // End() clears them
+    batch_events_.insert(batch_events_.end(), ch.begin(), ch.end());
   }
   Status end = txn.End();
   if (!end.ok() && r.status.ok()) r.status = end;

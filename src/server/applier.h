@@ -48,6 +48,9 @@ class Applier {
     // restore from a snapshot (membership reloads its view).
     std::function<void()> after_commit;
     std::function<void()> after_restore;
+    // After every commit: the batch's events in revision order (the watch
+    // hub). Never called with an empty vector.
+    std::function<void(const std::vector<mvccpb::Event>&)> publish_events;
   };
 
   Applier(mvcc::Store* store, WaitRegistry* wait, Options opts);
@@ -110,6 +113,8 @@ class Applier {
   void Fail(const Status& err, uint64_t first, uint64_t last);
   // Conf-change verdicts of the batch being applied (applier thread).
   std::vector<std::pair<uint64_t, bool>> batch_verdicts_;
+  // Events of the batch being applied, for publish_events (applier thread).
+  std::vector<mvccpb::Event> batch_events_;
 
   mvcc::Store* store_;
   WaitRegistry* wait_;
