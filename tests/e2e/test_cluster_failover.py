@@ -108,6 +108,31 @@ class FailoverTest(cluster.ClusterTestCase):
         c.restart(old)
         cluster.wait_keys(c.members[old], "fo/", acked, serializable=True)
 
+    def test_five_members_survive_two_failures(self):
+        """5 members: kill -9 the leader and one follower; the other three elect a leader and
+        keep every acknowledged write; the two restart and catch up."""
+        c = self.new_cluster(5, proxy=False)
+        old = c.wait_leader()
+        via = (old + 2) % 5
+        for i in range(10):
+            self.assertEqual(c.etcdctl_retry(via, "put", "five/a%d" % i, "x").rc, 0)
+        other = (old + 1) % 5
+        c.kill9(old)
+        c.kill9(other)
+        c.wait_leader(timeout=60, exclude=(old, other))
+        for i in range(10):
+            self.assertEqual(c.etcdctl_retry(via, "put", "five/b%d" % i, "y").rc, 0)
+        expected = {"five/a%d" % i for i in range(10)} | {"five/b%d" % i for i in range(10)}
+        for i in range(5):
+            if i in (old, other):
+                continue
+            keys, _ = cluster.get_keys(c.members[i], "five/")  # linearizable
+            self.assertEqual(keys, expected, "member %d" % i)
+        c.restart(old)
+        c.restart(other)
+        for i in (old, other):
+            cluster.wait_keys(c.members[i], "five/", expected, serializable=True)
+
     def test_partitioned_leader_steps_down_and_converges(self):
         c = self.new_cluster(3, proxy=True)
         old = c.wait_leader()
