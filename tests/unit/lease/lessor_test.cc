@@ -305,6 +305,27 @@ TEST_F(LessorTest, LoadAfterReopenRestoresLeasesAndKeys) {
   ASSERT_TRUE(b->Commit().ok());
 }
 
+TEST_F(LessorTest, SnapshotRestoreReplacesLeases) {
+  Grant(1, 30);
+  Put("a", 1);
+  const std::string snap = dir_.path() + "/snap.db";
+  ASSERT_TRUE(store_->SnapshotTo(snap).ok());
+  // Diverge after the snapshot: new lease, key moved, lease 1 revoked.
+  Grant(2, 30);
+  Put("b", 2);
+  auto b = Begin();
+  ASSERT_TRUE(lessor_->Revoke(*b, 1).ok());
+  ASSERT_TRUE(b->Commit().ok());
+  b.reset();
+  ASSERT_TRUE(store_->RestoreFrom(snap).ok());
+  {
+    auto r = store_->Read();
+    ASSERT_TRUE(lessor_->Load(**r).ok());
+  }
+  EXPECT_EQ(lessor_->Leases(), (std::vector<int64_t>{1}));
+  EXPECT_EQ(Keys(1), (std::vector<std::string>{"a"}));
+}
+
 TEST_F(LessorTest, NextIdIsPositiveUniqueAndFree) {
   lessor_->SeedIds(0xabcd);
   int64_t prev = 0;
