@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "lease/apply.h"
+#include "lease/proposals.h"
 #include "mvcc/store.h"
 #include "temp_dir.h"
 
@@ -324,6 +325,27 @@ TEST_F(LessorTest, SnapshotRestoreReplacesLeases) {
   }
   EXPECT_EQ(lessor_->Leases(), (std::vector<int64_t>{1}));
   EXPECT_EQ(Keys(1), (std::vector<std::string>{"a"}));
+}
+
+TEST_F(LessorTest, DueProposalsAreRevokesAndOneCheckpointBatch) {
+  checkpoint_ = true;
+  lessor_ = std::make_unique<Lessor>(Opts());
+  Grant(1, 5);
+  Grant(2, 1000);
+  Grant(3, 1000);
+  now_ += 1h;
+  EXPECT_TRUE(DueProposals(*lessor_).empty());  // follower: nothing
+  lessor_->Promote(0ms);
+  now_ += 300s;
+  auto ps = DueProposals(*lessor_, 10);
+  ASSERT_EQ(ps.size(), 2u);
+  ASSERT_TRUE(ps[0].has_lease_revoke());
+  EXPECT_EQ(ps[0].lease_revoke().id(), 1);
+  ASSERT_TRUE(ps[1].has_lease_checkpoint());
+  ASSERT_EQ(ps[1].lease_checkpoint().checkpoints_size(), 2);
+  EXPECT_EQ(ps[1].lease_checkpoint().checkpoints(0).id(), 2);
+  EXPECT_EQ(ps[1].lease_checkpoint().checkpoints(0).remaining_ttl(), 700);
+  EXPECT_TRUE(DueProposals(*lessor_, 10).empty());
 }
 
 TEST_F(LessorTest, NextIdIsPositiveUniqueAndFree) {
