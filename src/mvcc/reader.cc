@@ -53,6 +53,31 @@ Result<std::vector<uint64_t>> ReadRemovedMembers(MDB_txn* txn, const Dbs& dbs) {
   return out;
 }
 
+Result<std::vector<std::pair<int64_t, std::string>>> ReadLeases(MDB_txn* txn, const Dbs& dbs) {
+  std::vector<std::pair<int64_t, std::string>> out;
+  ETCDPP_RETURN_IF_ERROR(ScanIdTable(txn, dbs.lease, "lease", [&](uint64_t id, std::string_view v) {
+    out.emplace_back(static_cast<int64_t>(id), std::string(v));
+  }));
+  return out;
+}
+
+Result<std::vector<std::pair<int64_t, std::string>>> ReadLeasedKeys(const Reader& r, int64_t rev) {
+  // A full scan: only at start-up / snapshot restore (etcd rebuilds its
+  // lease->keys map the same way, from the key index).
+  std::vector<std::pair<int64_t, std::string>> out;
+  Status st;
+  ETCDPP_RETURN_IF_ERROR(
+      r.Scan(std::string_view("\0", 1), std::string_view("\0", 1), rev, [&](const ScanItem& it) {
+        mvccpb::KeyValue kv;
+        st = r.GetKV(it.entry.rev, &kv);
+        if (!st.ok()) return false;
+        if (kv.lease() != 0) out.emplace_back(kv.lease(), kv.key());
+        return true;
+      }));
+  ETCDPP_RETURN_IF_ERROR(st);
+  return out;
+}
+
 Status Reader::ResolveIndexKey(std::string_view key, std::string* index_key, bool* exists) const {
   if (key.size() <= kShortKeyMax) {
     *index_key = std::string(key);

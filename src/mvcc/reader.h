@@ -25,6 +25,7 @@ struct Dbs {
   MDB_dbi longkey = 0;
   MDB_dbi members = 0;          // member id (8B BE) -> etcdserverpb.Member (src/membership)
   MDB_dbi members_removed = 0;  // member id (8B BE) -> "" (ids that may never come back)
+  MDB_dbi lease = 0;            // lease id (8B BE) -> src/lease's encoding
 };
 
 // One live (or, with tombstones, any) key met by a scan.
@@ -69,6 +70,10 @@ Result<uint64_t> GetMetaU64(MDB_txn* txn, MDB_dbi meta, std::string_view name, u
 // The members tables (ids in ascending order: big-endian keys sort numerically).
 Result<std::vector<std::pair<uint64_t, std::string>>> ReadMembers(MDB_txn* txn, const Dbs& dbs);
 Result<std::vector<uint64_t>> ReadRemovedMembers(MDB_txn* txn, const Dbs& dbs);
+
+// The lease table, raw, by id; and every live key at rev with a lease != 0.
+Result<std::vector<std::pair<int64_t, std::string>>> ReadLeases(MDB_txn* txn, const Dbs& dbs);
+Result<std::vector<std::pair<int64_t, std::string>>> ReadLeasedKeys(const Reader& r, int64_t rev);
 
 inline constexpr std::string_view kMetaConsistentIndex = "consistent_index";
 inline constexpr std::string_view kMetaTerm = "term";

@@ -61,6 +61,12 @@ class ReadTxnImpl final : public ReadTxn {
   Result<std::vector<uint64_t>> RemovedMembers() override {
     return ReadRemovedMembers(txn_.get(), dbs_);
   }
+  Result<std::vector<std::pair<int64_t, std::string>>> Leases() override {
+    return ReadLeases(txn_.get(), dbs_);
+  }
+  Result<std::vector<std::pair<int64_t, std::string>>> LeasedKeys() override {
+    return ReadLeasedKeys(Reader(txn_.get(), dbs_), rev_);
+  }
 
  private:
   std::shared_lock<std::shared_mutex> lock_;  // held while the txn lives (see map resizing)
@@ -319,6 +325,16 @@ class BatchImpl final : public Batch {
   Result<std::vector<uint64_t>> RemovedMembers() override {
     if (!dead_.ok()) return dead_;
     return ReadRemovedMembers(txn_.get(), s_->dbs_);
+  }
+  Status PutLease(int64_t id, std::string_view encoded) override {
+    return AuxWrite(Op::kAuxPut, s_->dbs_.lease, BE64(static_cast<uint64_t>(id)), encoded);
+  }
+  Status DeleteLease(int64_t id) override {
+    return AuxWrite(Op::kAuxDel, s_->dbs_.lease, BE64(static_cast<uint64_t>(id)), {});
+  }
+  Result<std::vector<std::pair<int64_t, std::string>>> Leases() override {
+    if (!dead_.ok()) return dead_;
+    return ReadLeases(txn_.get(), s_->dbs_);
   }
 
   Status Commit() override {
@@ -797,7 +813,9 @@ Status StoreImpl::OpenEnv(const std::string& dir, const Options& opts) {
       // Added with cluster membership: MDB_CREATE makes older data dirs open fine.
       (rc = mdb_dbi_open(txn.get(), "members", MDB_CREATE, &dbs_.members)) != MDB_SUCCESS ||
       (rc = mdb_dbi_open(txn.get(), "members_removed", MDB_CREATE, &dbs_.members_removed)) !=
-          MDB_SUCCESS) {
+          MDB_SUCCESS ||
+      // Added with leases: created in older data dirs too.
+      (rc = mdb_dbi_open(txn.get(), "lease", MDB_CREATE, &dbs_.lease)) != MDB_SUCCESS) {
     return lmdb::ToStatus(rc, "open databases");
   }
   auto cur = GetMetaU64(txn.get(), dbs_.meta, kMetaCurrentRev, 1);

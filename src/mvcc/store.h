@@ -7,6 +7,7 @@
 //   meta   consistent index + term, current and compacted revisions, ...
 //   members          member id (8B BE) -> serialized etcdserverpb.Member
 //   members_removed  member id (8B BE) -> "" (etcd's members_removed bucket)
+//   lease            lease id (8B BE) -> encoded by src/lease (etcd's lease bucket)
 // plus, for later issues, aux tables (lease, auth, alarm, ...). Tables missing
 // from an older data dir are created at open.
 //
@@ -94,6 +95,14 @@ class ReadTxn : public ReadView {
   // `members_removed`, both in ascending id order.
   virtual Result<std::vector<std::pair<uint64_t, std::string>>> Members() = 0;
   virtual Result<std::vector<uint64_t>> RemovedMembers() = 0;
+
+  // Leases as stored (src/lease owns the encoding): (id, encoded), in
+  // ascending order of the id as uint64 (the key is its 8-byte big-endian).
+  virtual Result<std::vector<std::pair<int64_t, std::string>>> Leases() = 0;
+  // Every live key at Rev() whose lease != 0, as (lease, key), in key order:
+  // a full scan, for rebuilding the lease->keys map at start-up or after a
+  // snapshot restore.
+  virtual Result<std::vector<std::pair<int64_t, std::string>>> LeasedKeys() = 0;
 };
 
 // One logical etcd transaction (one revision) inside a write Batch. Ranges see
@@ -143,6 +152,13 @@ class Batch {
   // The tables as this batch sees them (its own writes included).
   virtual Result<std::vector<std::pair<uint64_t, std::string>>> Members() = 0;
   virtual Result<std::vector<uint64_t>> RemovedMembers() = 0;
+
+  // The lease table (etcd's `lease` bucket), same rules as the members
+  // tables: only between logical txns, no revision, ResourceExhausted on a
+  // full map. `encoded` is src/lease's business.
+  virtual Status PutLease(int64_t id, std::string_view encoded) = 0;
+  virtual Status DeleteLease(int64_t id) = 0;  // OK if absent
+  virtual Result<std::vector<std::pair<int64_t, std::string>>> Leases() = 0;
 
   // Commits (one fdatasync unless unsafe_no_fsync). After OK, readers see it.
   virtual Status Commit() = 0;
