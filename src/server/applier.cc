@@ -265,6 +265,42 @@ Status Applier::ApplyBatch(const std::vector<raft::Entry>& entries, std::vector<
   return Status::OK();
 }
 
+int64_t Applier::CurrentRevision(mvcc::Batch& batch) {
+  int64_t rev = 0;
+  if (auto t = batch.BeginTxn(); t.ok()) {
+    rev = (*t)->Rev();
+    (void)(*t)->End();  // no changes: bumps nothing
+  }
+  return rev;
+}
+
+void Applier::SetRevision(internalpb::InternalResponse* resp, int64_t rev) {
+  if (auto* h = MutableHeader(resp)) h->set_revision(rev);
+}
+
+etcdserverpb::ResponseHeader* Applier::MutableHeader(internalpb::InternalResponse* r) {
+  switch (r->response_case()) {
+    case internalpb::InternalResponse::kPut:
+      return r->mutable_put()->mutable_header();
+    case internalpb::InternalResponse::kDeleteRange:
+      return r->mutable_delete_range()->mutable_header();
+    case internalpb::InternalResponse::kTxn:
+      return r->mutable_txn()->mutable_header();
+    case internalpb::InternalResponse::kCompaction:
+      return r->mutable_compaction()->mutable_header();
+    case internalpb::InternalResponse::kRange:
+      return r->mutable_range()->mutable_header();
+    case internalpb::InternalResponse::kLeaseGrant:
+      return r->mutable_lease_grant()->mutable_header();
+    case internalpb::InternalResponse::kLeaseRevoke:
+      return r->mutable_lease_revoke()->mutable_header();
+    case internalpb::InternalResponse::kLeaseCheckpoint:
+      return r->mutable_lease_checkpoint()->mutable_header();
+    default:
+      return nullptr;
+  }
+}
+
 void Applier::ApplyConfChange(mvcc::Batch& batch, const raft::Entry& e,
                               std::vector<Result>* results) {
   auto cc = raft::DecodeConfChangeEntry(e);
@@ -306,18 +342,24 @@ void Applier::ApplyEntry(mvcc::Batch& batch, const raft::Entry& e, std::vector<R
     results->push_back(std::move(r));
     return;
   }
+  if (req.request_case() == internalpb::InternalRequest::kLeaseGrant ||
+      req.request_case() == internalpb::InternalRequest::kLeaseRevoke ||
+      req.request_case() == internalpb::InternalRequest::kLeaseCheckpoint) {
+    std::vector<mvccpb::Event> events;
+    r.status = opts_.apply_lease ? opts_.apply_lease(batch, req, &r.resp, &events)
+                                 : Status::Unimplemented("etcdserver: leases are not supported");
+    batch_events_.insert(batch_events_.end(), events.begin(), events.end());
+    SetRevision(&r.resp, CurrentRevision(batch));
+    results->push_back(std::move(r));
+    return;
+  }
   if (req.request_case() == internalpb::InternalRequest::kCompaction) {
     const auto& c = req.compaction();
     r.status = batch.Compact(c.revision());
     r.compaction = r.status.ok();
     r.physical_compaction = r.compaction && c.physical();
     // header.revision = the current revision, as seen inside this batch.
-    int64_t rev = 0;
-    if (auto t = batch.BeginTxn(); t.ok()) {
-      rev = (*t)->Rev();
-      (void)(*t)->End();  // no changes: bumps nothing
-    }
-    r.resp.mutable_compaction()->mutable_header()->set_revision(rev);
+    r.resp.mutable_compaction()->mutable_header()->set_revision(CurrentRevision(batch));
     results->push_back(std::move(r));
     return;
   }
@@ -354,9 +396,10 @@ void Applier::ApplyEntry(mvcc::Batch& batch, const raft::Entry& e, std::vector<R
                 {"error", ab.ToString()});
     }
   }
-  if (opts_.publish_events && r.status.ok()) {
+  if (r.status.ok()) {
     const auto& ch = txn.Changes();  // End() clears them
-    batch_events_.insert(batch_events_.end(), ch.begin(), ch.end());
+    if (opts_.on_txn_changes && !ch.empty()) opts_.on_txn_changes(ch);
+    if (opts_.publish_events) batch_events_.insert(batch_events_.end(), ch.begin(), ch.end());
   }
   Status end = txn.End();
   if (!end.ok() && r.status.ok()) r.status = end;
@@ -367,26 +410,7 @@ void Applier::Complete(std::vector<Result>* results) {
   const uint64_t term = opts_.term ? opts_.term() : 0;
   for (auto& r : *results) {
     if (r.id == 0) continue;
-    etcdserverpb::ResponseHeader* h = nullptr;
-    switch (r.resp.response_case()) {
-      case internalpb::InternalResponse::kPut:
-        h = r.resp.mutable_put()->mutable_header();
-        break;
-      case internalpb::InternalResponse::kDeleteRange:
-        h = r.resp.mutable_delete_range()->mutable_header();
-        break;
-      case internalpb::InternalResponse::kTxn:
-        h = r.resp.mutable_txn()->mutable_header();
-        break;
-      case internalpb::InternalResponse::kCompaction:
-        h = r.resp.mutable_compaction()->mutable_header();
-        break;
-      case internalpb::InternalResponse::kRange:
-        h = r.resp.mutable_range()->mutable_header();
-        break;
-      default:
-        break;
-    }
+    etcdserverpb::ResponseHeader* h = MutableHeader(&r.resp);
     if (h != nullptr) {
       h->set_cluster_id(opts_.cluster_id);
       h->set_member_id(opts_.member_id);

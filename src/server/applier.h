@@ -51,6 +51,14 @@ class Applier {
     // After every commit: the batch's events in revision order (the watch
     // hub). Never called with an empty vector.
     std::function<void(const std::vector<mvccpb::Event>&)> publish_events;
+    // Leases (src/lease via the server): a lease_grant/lease_revoke/
+    // lease_checkpoint request inside the batch (no TxnWrite open); `events`
+    // gets a revoke's deletions.
+    std::function<Status(mvcc::Batch&, const internalpb::InternalRequest&,
+                         internalpb::InternalResponse*, std::vector<mvccpb::Event>* events)>
+        apply_lease;
+    // Every logical txn's changes before it ends (lease attachments).
+    std::function<void(const std::vector<mvccpb::Event>&)> on_txn_changes;
   };
 
   Applier(mvcc::Store* store, WaitRegistry* wait, Options opts);
@@ -104,6 +112,10 @@ class Applier {
   Status ApplyBatch(const std::vector<raft::Entry>& entries, std::vector<Result>* results);
   void ApplyEntry(mvcc::Batch& batch, const raft::Entry& e, std::vector<Result>* results);
   void ApplyConfChange(mvcc::Batch& batch, const raft::Entry& e, std::vector<Result>* results);
+  // The store's revision as seen inside the open batch.
+  static int64_t CurrentRevision(mvcc::Batch& batch);
+  static etcdserverpb::ResponseHeader* MutableHeader(internalpb::InternalResponse* r);
+  static void SetRevision(internalpb::InternalResponse* r, int64_t rev);
   void Complete(std::vector<Result>* results);
   // One bounded step of freeing compacted history (no Batch open); completes
   // the physical compactions once done.

@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "server/cluster_service.h"
 #include "server/kv_service.h"
+#include "server/lease_service.h"
 #include "server/maintenance_service.h"
 #include "server/server.h"
 #include "server/url.h"
@@ -79,6 +80,7 @@ Status Listeners::StartClients(EtcdServer* s, const config::ServerConfig& cfg) {
   l->services_.push_back(std::make_unique<KvService>(s));
   l->services_.push_back(std::make_unique<MaintenanceService>(s));
   l->services_.push_back(std::make_unique<ClusterService>(s));
+  l->services_.push_back(std::make_unique<LeaseService>(s->leases()));
   for (auto& svc : l->services_)
     b.RegisterService(svc.get());
   l->grpc_ = b.BuildAndStart();

@@ -239,6 +239,11 @@ void RaftNode::Publish() {
   }
   lead_.store(r.lead(), std::memory_order_release);
   learner_.store(r.is_learner(), std::memory_order_release);
+  const bool leading = r.lead() == id_ && r.state() == raft::StateType::kLeader;
+  if (leading != leading_) {
+    leading_ = leading;
+    if (hooks_.on_leadership) hooks_.on_leadership(leading);
+  }
 }
 
 void RaftNode::Run() {

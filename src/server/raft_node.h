@@ -82,6 +82,8 @@ class RaftNode {
     std::function<Result<std::pair<uint64_t, uint64_t>>()> sync_backend;
     // Every tick (request timeouts).
     std::function<void()> on_tick;
+    // This member became leader (true) or stopped being leader (false).
+    std::function<void(bool)> on_leadership;
   };
 
   struct Options {
@@ -208,6 +210,7 @@ class RaftNode {
   std::chrono::steady_clock::time_point read_sent_;
   uint64_t read_seq_ = 0;
   std::vector<Transfer> transfers_;
+  bool leading_ = false;  // as last reported to hooks_.on_leadership
 
   std::atomic<uint64_t> term_{0};
   std::atomic<uint64_t> commit_{0};

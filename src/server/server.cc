@@ -14,6 +14,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "common/log.h"
+#include "lease/apply.h"
 #include "mvcc/store.h"
 #include "server/applier.h"
 #include "server/ids.h"
@@ -21,6 +22,7 @@
 #include "server/raft_node.h"
 #include "server/read_pool.h"
 #include "server/server_internal.h"
+#include "server/server_lease.h"
 #include "server/version.h"
 
 namespace etcdpp::server {
@@ -220,9 +222,41 @@ Status EtcdServer::OpenStorage() {
   aopts.read_executor = [pool = read_pool_.get()](std::function<void()> fn) {
     pool->Post(std::move(fn));
   };
-  // No lessor yet (Lease service is a later issue): no lease can exist, so a
-  // Put naming one fails with "requested lease not found", as etcd does.
-  aopts.ctx.lease_exists = [](int64_t) { return false; };
+  // Leases: the lessor's state is rebuilt from the lease table and the keys
+  // that name a lease before anything is replayed.
+  lease::Options lopts;
+  const int64_t hb_ms = static_cast<int64_t>(std::max<uint64_t>(cfg_.heartbeat_interval_ms, 1));
+  lopts.min_ttl_seconds = lease::MinLeaseTTL(
+      static_cast<int64_t>(std::max<uint64_t>(cfg_.election_timeout_ms / hb_ms, 2)), hb_ms);
+  lopts.checkpoint = cfg_.FeatureEnabled("LeaseCheckpoint");
+  // etcd persists checkpointed TTLs once the cluster version is >= 3.6,
+  // which an etcdpp cluster always is.
+  lopts.checkpoint_persist = true;
+  lessor_ = std::make_unique<lease::Lessor>(lopts);
+  lessor_->SeedIds(member_id_);
+  {
+    auto txn = store_->Read();
+    if (!txn.ok()) return txn.status();
+    ETCDPP_RETURN_IF_ERROR(lessor_->Load(**txn));
+  }
+  aopts.ctx.lease_exists = [this](int64_t id) { return lessor_->Exists(id); };
+  aopts.on_txn_changes = [this](const std::vector<mvccpb::Event>& ch) { lessor_->OnChanges(ch); };
+  aopts.apply_lease = [this](mvcc::Batch& b, const internalpb::InternalRequest& req,
+                             internalpb::InternalResponse* resp,
+                             std::vector<mvccpb::Event>* events) -> Status {
+    switch (req.request_case()) {
+      case internalpb::InternalRequest::kLeaseGrant:
+        return lease::ApplyGrant(*lessor_, b, req.lease_grant(), resp->mutable_lease_grant());
+      case internalpb::InternalRequest::kLeaseRevoke:
+        return lease::ApplyRevoke(*lessor_, b, req.lease_revoke(), resp->mutable_lease_revoke(),
+                                  events);
+      case internalpb::InternalRequest::kLeaseCheckpoint:
+        return lease::ApplyCheckpoint(*lessor_, b, req.lease_checkpoint(),
+                                      resp->mutable_lease_checkpoint());
+      default:
+        return Status::Internal("not a lease request");
+    }
+  };
   aopts.term = [this] { return raft_ ? raft_->Term() : 0; };
   aopts.apply_conf_change = [this](mvcc::Batch& b, const raft::ConfChangeV2& cc,
                                    const internalpb::ConfChangeContext& ctx,
@@ -239,6 +273,11 @@ Status EtcdServer::OpenStorage() {
   };
   aopts.after_restore = [this] {
     staged_changes_.clear();
+    if (auto txn = store_->Read(); txn.ok()) {
+      if (Status st = lessor_->Load(**txn); !st.ok()) {
+        LOG_ERROR("failed to load leases after a snapshot restore", {"error", st.ToString()});
+      }
+    }
     if (Status st = LoadMembers(); !st.ok()) {
       LOG_ERROR("failed to load members after a snapshot restore", {"error", st.ToString()});
     }
@@ -337,6 +376,16 @@ Status EtcdServer::OpenStorage() {
     ETCDPP_RETURN_IF_ERROR(store_->Sync());
     return std::make_pair(index, term);
   };
+  hooks.on_leadership = [this,
+                         et = std::chrono::milliseconds(cfg_.election_timeout_ms)](bool leading) {
+    // etcd: a new leader extends every lease by an election timeout (or
+    // continues checkpointed TTLs); a follower never expires leases.
+    if (leading) {
+      lessor_->Promote(et);
+    } else {
+      lessor_->Demote();
+    }
+  };
   hooks.on_tick = [this] {
     wait_.ExpireDue(WaitRegistry::Clock::now(),
                     Status::Unavailable("etcdserver: request timed out"));
@@ -364,6 +413,7 @@ void EtcdServer::Stop() {
   // server, then the applier (it applies everything committed), then close
   // the WAL and the store.
   if (listeners_) listeners_->Shutdown();
+  if (leases_) leases_->Stop();  // its proposals need the raft loop
   if (raft_) raft_->Stop();
   if (transport_) transport_->Stop();  // before the peer server: cancels its streams
   if (listeners_) listeners_->ShutdownPeers();
@@ -376,6 +426,7 @@ void EtcdServer::Stop() {
       LOG_WARN("failed to close WAL", {"error", st.ToString()});
   }
   listeners_.reset();
+  leases_.reset();
   raft_.reset();
   transport_.reset();
   applier_.reset();
@@ -435,6 +486,10 @@ void EtcdServer::WaitLinearizable(std::function<void(const Status&)> cb) {
     }
     applier_->WaitApplied(*index, std::move(cb));
   });
+}
+
+LeaseBackend* EtcdServer::leases() {
+  return leases_.get();
 }
 
 void EtcdServer::FillHeader(etcdserverpb::ResponseHeader* h) const {

@@ -19,6 +19,7 @@
 #include "config/config.h"
 #include "etcdpp/internal.pb.h"
 #include "etcdserverpb/rpc.pb.h"
+#include "lease/lessor.h"
 #include "membership/cluster.h"
 #include "membership/reconfig.h"
 #include "mvcc/store.h"
@@ -34,6 +35,8 @@ class RaftNode;
 class Listeners;
 class ReadPool;
 class IdGenerator;
+class ServerLeases;
+class LeaseBackend;
 
 // Process-wide stop request (a signal, or this member was removed from the
 // cluster): start-up waits give up, and the hook (main's) is called.
@@ -65,6 +68,7 @@ class EtcdServer final : public peer::Handler {
   // Calls cb once a linearizable read may run (ReadIndex + wait for apply).
   void WaitLinearizable(std::function<void(const Status&)> cb);
   mvcc::Store* store() { return store_.get(); }
+  LeaseBackend* leases();
   void FillHeader(etcdserverpb::ResponseHeader* h) const;
   const config::ServerConfig& config() const { return cfg_; }
 
@@ -140,6 +144,8 @@ class EtcdServer final : public peer::Handler {
   std::unique_ptr<RaftNode> raft_;
   std::unique_ptr<Listeners> listeners_;
   std::unique_ptr<peer::Transport> transport_;
+  std::unique_ptr<lease::Lessor> lessor_;
+  std::unique_ptr<ServerLeases> leases_;
   membership::Cluster cluster_;
   // Conf changes applied in the current batch, published after its commit
   // (applier thread only).

@@ -19,6 +19,7 @@
 #include "server/raft_node.h"
 #include "server/server.h"
 #include "server/server_internal.h"
+#include "server/server_lease.h"
 #include "server/version.h"
 
 namespace etcdpp::server {
@@ -235,7 +236,9 @@ Status EtcdServer::StartServing() {
     if (m.id != member_id_) transport_->AddPeer(m.id, m.peer_urls);
 
   applier_->Start();
+  leases_ = std::make_unique<ServerLeases>(this, lessor_.get());
   raft_->Start(/*campaign=*/single_voter_);
+  leases_->Start();
   ETCDPP_RETURN_IF_ERROR(PublishSelf());
   std::string cv(kClusterVersion);
   cv = cv.substr(0, cv.rfind('.'));  // "3.6.0" -> "3.6"
