@@ -345,6 +345,32 @@ TEST_F(HubTest, RequestProgressOrderingAndDeferral) {
   EXPECT_EQ(r.header().revision(), hub_->Rev());
 }
 
+TEST_F(HubTest, DeferredProgressReleasedByCancelingTheUnsyncedWatcher) {
+  HubOptions o;
+  o.stream_queue_bytes = 2 * 1024;
+  MakeHub(o);
+  TestStream s(hub_.get());
+  hub_->Create(s.sid(), CreateReq("a"));  // 0: falls behind
+  hub_->Create(s.sid(), CreateReq("b"));  // 1: stays synced (no events)
+  for (int i = 0; i < 100; i++)
+    Put("a", std::string(100, 'x'));
+  ASSERT_EQ(hub_->UnsyncedCount(), 1u);
+  hub_->RequestProgress(s.sid());
+  hub_->Cancel(s.sid(), 0);
+  // Drain: events of 0 already queued, its cancel, then the progress.
+  Response r;
+  bool canceled = false;
+  for (;;) {
+    r = s.MustGet();
+    if (r.canceled()) canceled = true;
+    if (r.watch_id() == -1) break;
+  }
+  EXPECT_TRUE(canceled);
+  EXPECT_EQ(r.header().revision(), hub_->Rev());
+  EXPECT_EQ(hub_->UnsyncedCount(), 0u);
+  EXPECT_TRUE(s.Idle());
+}
+
 TEST_F(HubTest, ProgressNotifyInterval) {
   HubOptions o;
   o.progress_notify_interval = std::chrono::milliseconds(100);
