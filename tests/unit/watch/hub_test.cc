@@ -12,9 +12,9 @@ namespace {
 
 using mvccpb::Event;
 
-class HubTest : public StoreFixture {};
+class WatchHubTest : public StoreFixture {};
 
-TEST_F(HubTest, CreateEventsCancel) {
+TEST_F(WatchHubTest, CreateEventsCancel) {
   MakeHub();
   TestStream s(hub_.get());
   EXPECT_EQ(hub_->Create(s.sid(), CreateReq("a")), 0);
@@ -47,7 +47,7 @@ TEST_F(HubTest, CreateEventsCancel) {
   EXPECT_EQ(hub_->WatcherCount(), 0u);
 }
 
-TEST_F(HubTest, IdsAutoAndClientChosenAndDuplicate) {
+TEST_F(WatchHubTest, IdsAutoAndClientChosenAndDuplicate) {
   MakeHub();
   TestStream s(hub_.get());
   auto req = CreateReq("k");
@@ -65,7 +65,7 @@ TEST_F(HubTest, IdsAutoAndClientChosenAndDuplicate) {
   EXPECT_EQ(r.cancel_reason(), kErrDuplicateId);
 }
 
-TEST_F(HubTest, BadRanges) {
+TEST_F(WatchHubTest, BadRanges) {
   MakeHub();
   TestStream s(hub_.get());
   EXPECT_EQ(hub_->Create(s.sid(), CreateReq("b", "a")), -1);
@@ -77,7 +77,7 @@ TEST_F(HubTest, BadRanges) {
   EXPECT_EQ(r.cancel_reason(), kErrCompactedCreate);
 }
 
-TEST_F(HubTest, RangePrefixFromKeyAndAllKeys) {
+TEST_F(WatchHubTest, RangePrefixFromKeyAndAllKeys) {
   MakeHub();
   TestStream s(hub_.get());
   hub_->Create(s.sid(), CreateReq("foo", "fop"));               // 0: prefix foo
@@ -100,7 +100,7 @@ TEST_F(HubTest, RangePrefixFromKeyAndAllKeys) {
   EXPECT_EQ(got[3].size(), 9u);
 }
 
-TEST_F(HubTest, FiltersAndPrevKv) {
+TEST_F(WatchHubTest, FiltersAndPrevKv) {
   MakeHub();
   TestStream s(hub_.get());
   auto noput = CreateReq("k");
@@ -129,7 +129,7 @@ TEST_F(HubTest, FiltersAndPrevKv) {
   EXPECT_TRUE(s.Idle());
 }
 
-TEST_F(HubTest, OneTxnOneResponse) {
+TEST_F(WatchHubTest, OneTxnOneResponse) {
   MakeHub();
   TestStream s(hub_.get());
   hub_->Create(s.sid(), CreateReq("a", "z"));
@@ -145,7 +145,7 @@ TEST_F(HubTest, OneTxnOneResponse) {
   EXPECT_EQ(r.events(0).kv().mod_revision(), 3);
 }
 
-TEST_F(HubTest, BatchOfSeveralTxnsPublishedAtOnce) {
+TEST_F(WatchHubTest, BatchOfSeveralTxnsPublishedAtOnce) {
   MakeHub();
   TestStream s(hub_.get());
   hub_->Create(s.sid(), CreateReq("k"));
@@ -165,7 +165,7 @@ TEST_F(HubTest, BatchOfSeveralTxnsPublishedAtOnce) {
   EXPECT_TRUE(s.Idle());
 }
 
-TEST_F(HubTest, PastStartRevisionReplaysFromStore) {
+TEST_F(WatchHubTest, PastStartRevisionReplaysFromStore) {
   MakeHub();
   for (int i = 0; i < 10; i++)
     Put(Cat("k", i % 3), std::to_string(i));  // revs 2..11
@@ -195,7 +195,7 @@ TEST_F(HubTest, PastStartRevisionReplaysFromStore) {
   EXPECT_EQ(hub_->UnsyncedCount(), 0u);
 }
 
-TEST_F(HubTest, FutureStartRevision) {
+TEST_F(WatchHubTest, FutureStartRevision) {
   MakeHub();
   TestStream s(hub_.get());
   hub_->Create(s.sid(), CreateReq("k", "", 4));
@@ -207,7 +207,7 @@ TEST_F(HubTest, FutureStartRevision) {
   EXPECT_EQ(r.events(0).kv().mod_revision(), 4);
 }
 
-TEST_F(HubTest, CompactedStartRevision) {
+TEST_F(WatchHubTest, CompactedStartRevision) {
   MakeHub();
   for (int i = 0; i < 5; i++)
     Put("k", std::to_string(i));  // revs 2..6
@@ -230,7 +230,7 @@ TEST_F(HubTest, CompactedStartRevision) {
   EXPECT_EQ(r.events(0).kv().mod_revision(), 4);
 }
 
-TEST_F(HubTest, Fragment) {
+TEST_F(WatchHubTest, Fragment) {
   HubOptions o;
   o.max_request_bytes = 1000;  // fragment limit = 1000 + 512 KiB
   MakeHub(o);
@@ -262,7 +262,7 @@ TEST_F(HubTest, Fragment) {
   EXPECT_EQ(events, 10);
 }
 
-TEST_F(HubTest, FragmentResponseSplitsOnlyBigMultiEvent) {
+TEST_F(WatchHubTest, FragmentResponseSplitsOnlyBigMultiEvent) {
   Response r;
   *r.add_events()->mutable_kv()->mutable_value() = std::string(5000, 'x');
   EXPECT_EQ(FragmentResponse(r, 100).size(), 1u);  // one event: never split
@@ -276,7 +276,7 @@ TEST_F(HubTest, FragmentResponseSplitsOnlyBigMultiEvent) {
 
 // The heart of the slow-watcher design: Publish never blocks, memory stays
 // bounded, and the watcher is caught up from LMDB exactly once per event.
-TEST_F(HubTest, SlowConsumerCaughtUpExactly) {
+TEST_F(WatchHubTest, SlowConsumerCaughtUpExactly) {
   HubOptions o;
   o.stream_queue_bytes = 16 * 1024;
   o.catchup_max_events = 50;
@@ -310,7 +310,7 @@ TEST_F(HubTest, SlowConsumerCaughtUpExactly) {
   EXPECT_TRUE(s.Idle());
 }
 
-TEST_F(HubTest, RequestProgressOrderingAndDeferral) {
+TEST_F(WatchHubTest, RequestProgressOrderingAndDeferral) {
   HubOptions o;
   o.stream_queue_bytes = 4 * 1024;
   MakeHub(o);
@@ -345,7 +345,7 @@ TEST_F(HubTest, RequestProgressOrderingAndDeferral) {
   EXPECT_EQ(r.header().revision(), hub_->Rev());
 }
 
-TEST_F(HubTest, DeferredProgressReleasedByCancelingTheUnsyncedWatcher) {
+TEST_F(WatchHubTest, DeferredProgressReleasedByCancelingTheUnsyncedWatcher) {
   HubOptions o;
   o.stream_queue_bytes = 2 * 1024;
   MakeHub(o);
@@ -371,7 +371,7 @@ TEST_F(HubTest, DeferredProgressReleasedByCancelingTheUnsyncedWatcher) {
   EXPECT_TRUE(s.Idle());
 }
 
-TEST_F(HubTest, ProgressNotifyInterval) {
+TEST_F(WatchHubTest, ProgressNotifyInterval) {
   HubOptions o;
   o.progress_notify_interval = std::chrono::milliseconds(100);
   MakeHub(o);
@@ -387,7 +387,7 @@ TEST_F(HubTest, ProgressNotifyInterval) {
   EXPECT_GE(r.header().revision(), 2);
 }
 
-TEST_F(HubTest, ResyncAfterUnpublishedCommits) {
+TEST_F(WatchHubTest, ResyncAfterUnpublishedCommits) {
   MakeHub();
   TestStream s(hub_.get());
   hub_->Create(s.sid(), CreateReq("k"));
@@ -401,7 +401,7 @@ TEST_F(HubTest, ResyncAfterUnpublishedCommits) {
   EXPECT_EQ(r.events(0).kv().mod_revision(), 3);
 }
 
-TEST_F(HubTest, TenThousandWatchers) {
+TEST_F(WatchHubTest, TenThousandWatchers) {
   MakeHub();
   constexpr int kStreams = 100, kPerStream = 100;
   std::vector<std::unique_ptr<TestStream>> streams;

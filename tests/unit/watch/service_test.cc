@@ -15,7 +15,7 @@ namespace {
 using etcdserverpb::WatchRequest;
 using etcdserverpb::WatchResponse;
 
-class ServiceTest : public StoreFixture {
+class WatchServiceTest : public StoreFixture {
  protected:
   void StartServer(HubOptions o = {}) {
     MakeHub(o);
@@ -89,7 +89,7 @@ class ServiceTest : public StoreFixture {
   std::unique_ptr<etcdserverpb::Watch::Stub> stub_;
 };
 
-TEST_F(ServiceTest, CreateEventCancel) {
+TEST_F(WatchServiceTest, CreateEventCancel) {
   StartServer();
   auto c = Open();
   auto req = CreateReq("foo", "fop");
@@ -119,7 +119,7 @@ TEST_F(ServiceTest, CreateEventCancel) {
   EXPECT_EQ(r.watch_id(), 0);
 }
 
-TEST_F(ServiceTest, CompactedAndPastRevision) {
+TEST_F(WatchServiceTest, CompactedAndPastRevision) {
   StartServer();
   for (int i = 0; i < 5; i++)
     Put("k", std::to_string(i));  // 2..6
@@ -143,7 +143,7 @@ TEST_F(ServiceTest, CompactedAndPastRevision) {
   EXPECT_EQ(revs, (std::vector<int64_t>{5, 6}));
 }
 
-TEST_F(ServiceTest, ProgressRequestAfterQueuedEvents) {
+TEST_F(WatchServiceTest, ProgressRequestAfterQueuedEvents) {
   StartServer();
   auto c = Open();
   c->Create(CreateReq("k"));
@@ -162,7 +162,7 @@ TEST_F(ServiceTest, ProgressRequestAfterQueuedEvents) {
 
 // A client that stops reading: Publish keeps going, memory stays bounded, and
 // once the client reads again every event arrives exactly once, in order.
-TEST_F(ServiceTest, SlowClientCaughtUpExactly) {
+TEST_F(WatchServiceTest, SlowClientCaughtUpExactly) {
   HubOptions o;
   o.stream_queue_bytes = 32 * 1024;
   o.catchup_max_events = 100;
@@ -195,7 +195,7 @@ TEST_F(ServiceTest, SlowClientCaughtUpExactly) {
   EXPECT_EQ(r.events(0).kv().mod_revision(), n + 2);
 }
 
-TEST_F(ServiceTest, ManyWatchersOneStreamAndCancelFreesAll) {
+TEST_F(WatchServiceTest, ManyWatchersOneStreamAndCancelFreesAll) {
   StartServer();
   auto c = Open();
   constexpr int kWatchers = 2000;
