@@ -371,6 +371,32 @@ TEST_F(WatchHubTest, DeferredProgressReleasedByCancelingTheUnsyncedWatcher) {
   EXPECT_TRUE(s.Idle());
 }
 
+TEST_F(WatchHubTest, UnsyncedWatcherOvertakenByCompactionIsCanceled) {
+  HubOptions o;
+  o.stream_queue_bytes = 2 * 1024;
+  MakeHub(o);
+  TestStream s(hub_.get());
+  hub_->Create(s.sid(), CreateReq("a"));
+  for (int i = 0; i < 100; i++)
+    Put("a", std::string(100, 'x'));  // revs 2..101
+  ASSERT_EQ(hub_->UnsyncedCount(), 1u);
+  Compact(90);  // history the watcher still needs is gone
+  Response r;
+  int64_t last = 1;
+  for (;;) {
+    r = s.MustGet();
+    if (r.canceled()) break;
+    for (const auto& ev : r.events()) {
+      ASSERT_EQ(ev.kv().mod_revision(), last + 1);
+      last = ev.kv().mod_revision();
+    }
+  }
+  EXPECT_EQ(r.compact_revision(), 90);
+  EXPECT_EQ(r.watch_id(), 0);
+  EXPECT_LT(last, 90);
+  EXPECT_EQ(hub_->WatcherCount(), 0u);
+}
+
 TEST_F(WatchHubTest, ProgressNotifyInterval) {
   HubOptions o;
   o.progress_notify_interval = std::chrono::milliseconds(100);
