@@ -44,24 +44,29 @@ class WatchReactor final : public grpc::ServerBidiReactor<WatchRequest, WatchRes
   }
 
   void OnWriteDone(bool ok) override {
+    bool finish = false;
     {
       std::lock_guard<std::mutex> l(mu_);
       writing_ = false;
-      if (!ok) {
-        FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "etcdserver: watch canceled"));
-        return;
-      }
-      if (finishing_) {
-        FinishLocked(finish_status_);
-        return;
-      }
+      if (!ok) RequestFinishLocked(CanceledStatus());
+      finish = TakeFinishLocked();
+      if (!finish && finishing_) return;
+    }
+    if (finish) {
+      Finish(finish_status_);
+      return;
     }
     MaybeWrite();
   }
 
   void OnCancel() override {
-    std::lock_guard<std::mutex> l(mu_);
-    FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "etcdserver: watch canceled"));
+    bool finish = false;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      RequestFinishLocked(CanceledStatus());
+      finish = TakeFinishLocked();
+    }
+    if (finish) Finish(finish_status_);
   }
 
   void OnDone() override {
@@ -70,27 +75,37 @@ class WatchReactor final : public grpc::ServerBidiReactor<WatchRequest, WatchRes
   }
 
  private:
+  static grpc::Status CanceledStatus() {
+    return grpc::Status(grpc::StatusCode::CANCELLED, "etcdserver: watch canceled");
+  }
+
   // Starts the next Write if none is in flight (responses wait in the hub's
-  // bounded per-stream queue meanwhile).
+  // bounded per-stream queue meanwhile). gRPC calls are made outside mu_ so
+  // a reaction run inline could never deadlock on it or outlive it.
   void MaybeWrite() {
-    std::lock_guard<std::mutex> l(mu_);
-    if (writing_ || finishing_) return;
-    if (!hub_->Next(sid_, &out_)) return;
-    const int64_t rev = out_.header().revision();
-    if (*fill_header_) (*fill_header_)(out_.mutable_header());
-    out_.mutable_header()->set_revision(rev);
-    writing_ = true;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (writing_ || finishing_) return;
+      if (!hub_->Next(sid_, &out_)) return;
+      const int64_t rev = out_.header().revision();
+      if (*fill_header_) (*fill_header_)(out_.mutable_header());
+      out_.mutable_header()->set_revision(rev);
+      writing_ = true;  // out_ is gRPC's until OnWriteDone
+    }
     StartWrite(&out_);
   }
 
-  // Finish exactly once, and never while a Write is in flight.
-  void FinishLocked(grpc::Status st) {
-    if (finished_) return;
+  // The first reason wins; the status is fixed from then on.
+  void RequestFinishLocked(grpc::Status st) {
+    if (finishing_) return;
     finishing_ = true;
     finish_status_ = std::move(st);
-    if (writing_) return;  // OnWriteDone finishes
+  }
+  // Finish exactly once, and never while a Write is in flight.
+  bool TakeFinishLocked() {
+    if (!finishing_ || writing_ || finished_) return false;
     finished_ = true;
-    Finish(finish_status_);
+    return true;
   }
 
   watch::WatchHub* hub_;
