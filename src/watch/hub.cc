@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <tuple>
 #include <utility>
 
 namespace etcdpp::watch {
@@ -476,62 +477,76 @@ bool WatchHub::SyncRound() {
       jobs.push_back(Job{w, w->min_rev, rev_, w->prev_kv});
     }
   }
-  std::vector<StreamPtr> woken;
-  for (auto& job : jobs) {
-    std::vector<mvccpb::Event> evs;
-    int64_t next_rev = job.from;
+  // Watchers needing the same history share one LMDB read (as etcd batches
+  // its unsynced watchers): after a Resync or a burst, most are at one rev.
+  std::sort(jobs.begin(), jobs.end(), [](const Job& x, const Job& y) {
+    return std::tie(x.from, x.prev_kv) < std::tie(y.from, y.prev_kv);
+  });
+  size_t g = 0;
+  while (g < jobs.size()) {
+    size_t h = g;
+    while (h < jobs.size() && jobs[h].from == jobs[g].from && jobs[h].prev_kv == jobs[g].prev_kv)
+      h++;
+    const int64_t from = jobs[g].from;
+    const int64_t to = jobs[g].to;
+    mvcc::ReadTxn::EventsResult res;
+    res.next_rev = from;
     bool compacted = false;
     int64_t compact_rev = 0;
-    if (job.from <= job.to) {
+    if (from <= to) {
       auto txn = store_->Read();
       if (!txn.ok()) {
         more = true;
+        g = h;
         continue;
       }
-      auto res = (*txn)->Events(job.from, job.to, opts_.catchup_max_events, job.prev_kv);
+      auto r = (*txn)->Events(from, to, opts_.catchup_max_events, jobs[g].prev_kv);
       compact_rev = (*txn)->CompactRev();
-      if (!res.ok()) {
-        if (res.status().Is(Code::kOutOfRange)) {
-          compacted = true;
-        } else {
-          more = true;
-          continue;
-        }
+      if (r.ok()) {
+        res = std::move(*r);
+      } else if (r.status().Is(Code::kOutOfRange)) {
+        compacted = true;
       } else {
-        next_rev = res->next_rev;
-        evs.reserve(res->events.size());
-        for (auto& ev : res->events) {
-          if (job.w->Wants(ev)) evs.push_back(std::move(ev));
-        }
+        more = true;
+        g = h;
+        continue;
       }
     }
-    std::lock_guard<std::mutex> l(mu_);
-    Watcher* w = job.w.get();
-    if (w->removed || w->synced || w->min_rev != job.from) continue;
-    Stream* s = w->stream;
-    if (compacted) {
-      // etcd: canceled with compact_revision, header revision 0.
-      Response r;
-      r.mutable_header()->set_revision(0);
-      r.set_watch_id(w->id);
-      r.set_canceled(true);
-      r.set_compact_revision(compact_rev);
-      WatcherPtr keep = job.w;
-      Unindex(keep);
-      s->watchers.erase(w->id);
-      Enqueue(s, std::move(r));
-      MaybeDeferredProgress(s);
-      continue;
+    for (size_t k = g; k < h; k++) {
+      const Job& job = jobs[k];
+      std::vector<mvccpb::Event> evs;
+      for (const auto& ev : res.events) {
+        if (job.w->Wants(ev)) evs.push_back(ev);
+      }
+      std::lock_guard<std::mutex> l(mu_);
+      Watcher* w = job.w.get();
+      if (w->removed || w->synced || w->min_rev != from) continue;
+      Stream* s = w->stream;
+      if (compacted) {
+        // etcd: canceled with compact_revision, header revision 0.
+        Response r;
+        r.mutable_header()->set_revision(0);
+        r.set_watch_id(w->id);
+        r.set_canceled(true);
+        r.set_compact_revision(compact_rev);
+        Unindex(job.w);
+        s->watchers.erase(w->id);  // job.w keeps the watcher alive until here
+        Enqueue(s, std::move(r));
+        MaybeDeferredProgress(s);
+        continue;
+      }
+      if (s->queue_bytes >= opts_.stream_queue_bytes) continue;  // filled meanwhile: retry later
+      if (!evs.empty()) EnqueueEvents(w, to, std::move(evs));
+      w->min_rev = std::max(res.next_rev, from);
+      if (w->min_rev > rev_) {
+        MakeSynced(job.w);  // later revisions arrive through Publish
+      } else {
+        more = true;
+      }
     }
-    if (s->queue_bytes >= opts_.stream_queue_bytes) continue;  // filled meanwhile: retry later
-    if (!evs.empty()) EnqueueEvents(w, job.to, std::move(evs));
-    w->min_rev = std::max(next_rev, job.from);
-    if (w->min_rev > rev_) {
-      MakeSynced(job.w);  // later revisions arrive through Publish
-    } else {
-      more = true;
-    }
+    g = h;
   }
+  std::vector<StreamPtr> woken;
   {
     std::lock_guard<std::mutex> l(mu_);
     Wake(&woken);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <map>
 #include <set>
 
 #include "fixture.h"
@@ -425,6 +426,35 @@ TEST_F(WatchHubTest, ResyncAfterUnpublishedCommits) {
   Response r = s.MustGet();
   ASSERT_EQ(r.events_size(), 1);
   EXPECT_EQ(r.events(0).kv().mod_revision(), 3);
+}
+
+TEST_F(WatchHubTest, ResyncManyWatchersSharedCatchUp) {
+  MakeHub();
+  std::vector<std::unique_ptr<TestStream>> streams;
+  for (int i = 0; i < 20; i++) {
+    streams.push_back(std::make_unique<TestStream>(hub_.get()));
+    for (int j = 0; j < 100; j++)
+      hub_->Create(streams.back()->sid(), CreateReq("p/", "p0"));
+    for (int j = 0; j < 100; j++)
+      EXPECT_TRUE(streams.back()->MustGet().created());
+  }
+  for (int i = 0; i < 5; i++)
+    Txn({{Cat("p/", i), "v"}}, /*publish=*/false);  // revs 2..6
+  hub_->Resync();
+  for (auto& st : streams) {
+    std::map<int64_t, int64_t> last;  // watch id -> last revision
+    size_t events = 0;
+    while (events < 100u * 5) {
+      Response r = st->MustGet();
+      for (const auto& ev : r.events()) {
+        ASSERT_EQ(ev.kv().mod_revision(), (last.count(r.watch_id()) ? last[r.watch_id()] : 1) + 1);
+        last[r.watch_id()] = ev.kv().mod_revision();
+        events++;
+      }
+    }
+    EXPECT_TRUE(st->Idle());
+  }
+  EXPECT_EQ(hub_->UnsyncedCount(), 0u);
 }
 
 TEST_F(WatchHubTest, TenThousandWatchers) {
