@@ -19,6 +19,7 @@
 #include "server/maintenance_service.h"
 #include "server/server.h"
 #include "server/url.h"
+#include "server/watch_service.h"
 
 namespace etcdpp::server {
 namespace {
@@ -81,6 +82,8 @@ Status Listeners::StartClients(EtcdServer* s, const config::ServerConfig& cfg) {
   l->services_.push_back(std::make_unique<MaintenanceService>(s));
   l->services_.push_back(std::make_unique<ClusterService>(s));
   l->services_.push_back(std::make_unique<LeaseService>(s->leases()));
+  l->services_.push_back(std::make_unique<WatchService>(
+      s->watch_hub(), [s](etcdserverpb::ResponseHeader* h) { s->FillHeader(h); }));
   for (auto& svc : l->services_)
     b.RegisterService(svc.get());
   l->grpc_ = b.BuildAndStart();

@@ -183,6 +183,11 @@ Status EtcdServer::OpenStorage() {
   if (Status st = store_->RunCompaction(); !st.ok()) {
     LOG_WARN("failed to resume an interrupted compaction", {"error", st.ToString()});
   }
+  watch::HubOptions hopts;
+  hopts.progress_notify_interval = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::nanoseconds(cfg_.watch_progress_notify_interval_ns));
+  hopts.max_request_bytes = cfg_.max_request_bytes;
+  watch_hub_ = std::make_unique<watch::WatchHub>(store_.get(), hopts);
   cluster_.OnChange(
       [this](const membership::Member& m, membership::ChangeKind k) { OnMemberChange(m, k); });
 
@@ -271,8 +276,13 @@ Status EtcdServer::OpenStorage() {
       cluster_.Publish(c);
     staged_changes_.clear();
   };
+  // Watchers see a batch's events once LMDB has committed it.
+  aopts.publish_events = [this](const std::vector<mvccpb::Event>& evs) {
+    watch_hub_->Publish(evs);
+  };
   aopts.after_restore = [this] {
     staged_changes_.clear();
+    watch_hub_->Resync();  // the store's content changed under the watchers
     if (auto txn = store_->Read(); txn.ok()) {
       if (Status st = lessor_->Load(**txn); !st.ok()) {
         LOG_ERROR("failed to load leases after a snapshot restore", {"error", st.ToString()});
@@ -432,7 +442,8 @@ void EtcdServer::Stop() {
   applier_.reset();
   read_pool_.reset();
   wal_.reset();
-  store_.reset();  // closes LMDB (its last commit was synced by the applier)
+  watch_hub_.reset();  // its catch-up thread reads the store
+  store_.reset();      // closes LMDB (its last commit was synced by the applier)
   LOG_INFO("stopped etcd server", {"local-member-id", IdToHex(member_id_)});
 }
 

@@ -27,6 +27,7 @@
 #include "raft/types.h"
 #include "server/wait.h"
 #include "wal/wal.h"
+#include "watch/hub.h"
 
 namespace etcdpp::server {
 
@@ -69,6 +70,7 @@ class EtcdServer final : public peer::Handler {
   void WaitLinearizable(std::function<void(const Status&)> cb);
   mvcc::Store* store() { return store_.get(); }
   LeaseBackend* leases();
+  watch::WatchHub* watch_hub() { return watch_hub_.get(); }
   void FillHeader(etcdserverpb::ResponseHeader* h) const;
   const config::ServerConfig& config() const { return cfg_; }
 
@@ -145,6 +147,7 @@ class EtcdServer final : public peer::Handler {
   std::unique_ptr<Listeners> listeners_;
   std::unique_ptr<peer::Transport> transport_;
   std::unique_ptr<lease::Lessor> lessor_;
+  std::unique_ptr<watch::WatchHub> watch_hub_;
   std::unique_ptr<ServerLeases> leases_;
   membership::Cluster cluster_;
   // Conf changes applied in the current batch, published after its commit
