@@ -41,6 +41,8 @@ def watch_lines(member, args, until, timeout=30):
     finally:
         p.kill()
         p.wait()
+        p.stdout.close()
+        p.stderr.close()
     return out
 
 
@@ -75,7 +77,7 @@ class WatchTest(harness.MemberTestCase):
             "DELETE", "wh/a", "2",
         ][:17], out)
 
-    def test_live_key_watch_and_filters(self):
+    def test_live_key_watch(self):
         got = []
 
         def run():
