@@ -12,7 +12,7 @@
 
 #include "lease/apply.h"
 #include "mvcc/store.h"
-#include "temp_dir.h"
+#include "../mvcc/temp_dir.h"
 
 namespace etcdpp::server {
 namespace {

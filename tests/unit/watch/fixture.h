@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "mvcc/store.h"
-#include "temp_dir.h"
+#include "../mvcc/temp_dir.h"
 #include "watch/hub.h"
 
 namespace etcdpp::watch::testing {
