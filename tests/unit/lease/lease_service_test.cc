@@ -10,9 +10,9 @@
 #include <mutex>
 #include <string>
 
+#include "../mvcc/temp_dir.h"
 #include "lease/apply.h"
 #include "mvcc/store.h"
-#include "../mvcc/temp_dir.h"
 
 namespace etcdpp::server {
 namespace {

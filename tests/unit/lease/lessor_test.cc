@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "../mvcc/temp_dir.h"
 #include "lease/apply.h"
 #include "lease/proposals.h"
 #include "mvcc/store.h"
-#include "../mvcc/temp_dir.h"
 
 namespace etcdpp::lease {
 namespace {

@@ -543,9 +543,8 @@ TEST(TransportTest, Blackhole_MidStream_DetectedByKeepalive_StopPrompt) {
   // Delivery resumes: 5000 arrives (messages still queued from before the
   // reconnect may arrive ahead of it; raft tolerates both loss and delay).
   a.transport->Send({App(1, 2, 5000)});
-  ASSERT_TRUE(b.handler.WaitFor([&] {
-    return !b.handler.msgs.empty() && b.handler.msgs.back().index == 5000u;
-  }));
+  ASSERT_TRUE(b.handler.WaitFor(
+      [&] { return !b.handler.msgs.empty() && b.handler.msgs.back().index == 5000u; }));
 
   // Dark again, with far more bytes in flight than the socket buffers hold: the writer is
   // stuck in an endpoint write that cancelling the call does not abort (gRPC completes it

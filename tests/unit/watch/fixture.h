@@ -12,8 +12,8 @@
 #include <utility>
 #include <vector>
 
-#include "mvcc/store.h"
 #include "../mvcc/temp_dir.h"
+#include "mvcc/store.h"
 #include "watch/hub.h"
 
 namespace etcdpp::watch::testing {
