@@ -7,45 +7,17 @@
 #include <vector>
 
 #include "mvcc/store.h"
-#include "temp_dir.h"
+#include "store_fixture.h"
 
 namespace etcdpp::mvcc {
 namespace {
 
-using etcdpp::testing::TempDir;
 using Rows = std::vector<std::pair<int64_t, std::string>>;
 
-class LeaseTableTest : public ::testing::Test {
+class LeaseTableTest : public StoreFixture {
  protected:
-  void SetUp() override { Reopen(); }
-  void Reopen() {
-    store_.reset();
-    auto s = Store::Open(dir_.path() + "/db");
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(*s);
-  }
-  std::unique_ptr<Batch> Begin() {
-    auto b = store_->BeginBatch();
-    EXPECT_TRUE(b.ok()) << b.status().ToString();
-    return b.ok() ? std::move(*b) : nullptr;
-  }
-  Rows Leases() {
-    auto r = store_->Read();
-    EXPECT_TRUE(r.ok());
-    auto m = (*r)->Leases();
-    EXPECT_TRUE(m.ok()) << m.status().ToString();
-    return m.ok() ? *m : Rows{};
-  }
-  Rows LeasedKeys() {
-    auto r = store_->Read();
-    EXPECT_TRUE(r.ok());
-    auto m = (*r)->LeasedKeys();
-    EXPECT_TRUE(m.ok()) << m.status().ToString();
-    return m.ok() ? *m : Rows{};
-  }
-
-  TempDir dir_;
-  std::unique_ptr<Store> store_;
+  Rows Leases() { return ReadAll(&ReadTxn::Leases); }
+  Rows LeasedKeys() { return ReadAll(&ReadTxn::LeasedKeys); }
 };
 
 TEST_F(LeaseTableTest, PutDeleteAndReopen) {

@@ -7,45 +7,19 @@
 #include <vector>
 
 #include "mvcc/store.h"
-#include "temp_dir.h"
+#include "store_fixture.h"
 
 namespace etcdpp::mvcc {
 namespace {
 
 using etcdpp::testing::TempDir;
+
 using Rows = std::vector<std::pair<uint64_t, std::string>>;
 
-class MembersTableTest : public ::testing::Test {
+class MembersTableTest : public StoreFixture {
  protected:
-  void SetUp() override { Reopen(); }
-  void Reopen() {
-    store_.reset();
-    auto s = Store::Open(dir_.path() + "/db");
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(*s);
-  }
-  std::unique_ptr<Batch> Begin() {
-    auto b = store_->BeginBatch();
-    EXPECT_TRUE(b.ok()) << b.status().ToString();
-    return b.ok() ? std::move(*b) : nullptr;
-  }
-  Rows Members() {
-    auto r = store_->Read();
-    EXPECT_TRUE(r.ok());
-    auto m = (*r)->Members();
-    EXPECT_TRUE(m.ok()) << m.status().ToString();
-    return m.ok() ? *m : Rows{};
-  }
-  std::vector<uint64_t> Removed() {
-    auto r = store_->Read();
-    EXPECT_TRUE(r.ok());
-    auto m = (*r)->RemovedMembers();
-    EXPECT_TRUE(m.ok()) << m.status().ToString();
-    return m.ok() ? *m : std::vector<uint64_t>{};
-  }
-
-  TempDir dir_;
-  std::unique_ptr<Store> store_;
+  Rows Members() { return ReadAll(&ReadTxn::Members); }
+  std::vector<uint64_t> Removed() { return ReadAll(&ReadTxn::RemovedMembers); }
 };
 
 TEST_F(MembersTableTest, EmptyStoreHasNoMembers) {
