@@ -2,6 +2,9 @@
 
 #include <ctime>
 #include <functional>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "membership/errors.h"
 #include "membership/urls.h"
@@ -48,6 +51,15 @@ bool RejectedAsLearner(EtcdServer* s, grpc::ServerUnaryReactor* reactor) {
   return true;
 }
 
+// The request's peer URLs checked and sorted as etcd does; nullopt when any is
+// invalid (etcd answers "given member URLs are invalid").
+std::optional<std::vector<std::string>> PeerURLs(
+    const google::protobuf::RepeatedPtrField<std::string>& in) {
+  auto urls = membership::ParseURLs({in.begin(), in.end()});
+  if (!urls.ok()) return std::nullopt;
+  return std::move(*urls);
+}
+
 }  // namespace
 
 grpc::ServerUnaryReactor* ClusterService::MemberAdd(grpc::CallbackServerContext* ctx,
@@ -55,8 +67,8 @@ grpc::ServerUnaryReactor* ClusterService::MemberAdd(grpc::CallbackServerContext*
                                                     etcdserverpb::MemberAddResponse* resp) {
   auto* reactor = ctx->DefaultReactor();
   if (RejectedAsLearner(s_, reactor)) return reactor;
-  auto urls = membership::ParseURLs({req->peerurls().begin(), req->peerurls().end()});
-  if (!urls.ok()) {
+  auto urls = PeerURLs(req->peerurls());
+  if (!urls) {
     reactor->Finish(ToGrpcStatus(membership::ErrBadURLs()));
     return reactor;
   }
@@ -90,8 +102,8 @@ grpc::ServerUnaryReactor* ClusterService::MemberUpdate(grpc::CallbackServerConte
                                                        etcdserverpb::MemberUpdateResponse* resp) {
   auto* reactor = ctx->DefaultReactor();
   if (RejectedAsLearner(s_, reactor)) return reactor;
-  auto urls = membership::ParseURLs({req->peerurls().begin(), req->peerurls().end()});
-  if (!urls.ok()) {
+  auto urls = PeerURLs(req->peerurls());
+  if (!urls) {
     reactor->Finish(ToGrpcStatus(membership::ErrBadURLs()));
     return reactor;
   }

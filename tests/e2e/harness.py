@@ -411,6 +411,21 @@ class MemberTestCase(unittest.TestCase):
         return out
 
 
+class SharedMemberTestCase(MemberTestCase):
+    """One member for the whole class (`self.m`); each test works under its own key prefix.
+    `ok(...)` runs etcdctl against it and asserts success."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.m = cls.new_class_member()
+
+    def ok(self, *args, **kw):
+        r = self.m.etcdctl(*args, **kw)
+        self.assertEqual(r.rc, 0, r)
+        return r
+
+
 def main():
     # A hang must not eat the whole ctest timeout silently: dump every thread's stack and exit
     # (the servers then die with us, see SETPRIV).

@@ -14,20 +14,10 @@ import harness  # noqa: E402
 from harness import assert_etcdctl_error, keys_of, kvs_of, revision_of, unb64  # noqa: E402
 
 
-class KvTest(harness.MemberTestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.m = cls.new_class_member()
+class KvTest(harness.SharedMemberTestCase):
 
     def ctl(self, *args, **kw):
         return self.m.etcdctl(*args, **kw)
-
-    def ok(self, *args, **kw):
-        r = self.m.etcdctl(*args, **kw)
-        self.assertEqual(r.rc, 0, r)
-        return r
 
     def js(self, *args, **kw):
         return self.m.etcdctl_json(*args, **kw)

@@ -21,17 +21,7 @@ def lease_id(grant_out):
     return grant_out.split()[1]
 
 
-class LeaseTest(harness.MemberTestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.m = cls.new_class_member()
-
-    def ok(self, *args, **kw):
-        r = self.m.etcdctl(*args, **kw)
-        self.assertEqual(r.rc, 0, r)
-        return r
+class LeaseTest(harness.SharedMemberTestCase):
 
     def test_grant_attach_timetolive_list_revoke(self):
         lid = lease_id(self.ok("lease", "grant", "100").out)

@@ -46,17 +46,7 @@ def watch_lines(member, args, until, timeout=30):
     return out
 
 
-class WatchTest(harness.MemberTestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.m = cls.new_class_member()
-
-    def ok(self, *args, **kw):
-        r = self.m.etcdctl(*args, **kw)
-        self.assertEqual(r.rc, 0, r)
-        return r
+class WatchTest(harness.SharedMemberTestCase):
 
     def rev(self):
         return self.m.etcdctl_json("get", "nonexistent-key")["header"]["revision"]
