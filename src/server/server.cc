@@ -519,4 +519,9 @@ uint64_t EtcdServer::AppliedIndex() const {
   return applier_ ? applier_->AppliedIndex() : 0;
 }
 
+std::vector<etcdserverpb::AlarmMember> EtcdServer::ActiveAlarms() const {
+  std::lock_guard<std::mutex> lock(alarms_mu_);
+  return alarms_;
+}
+
 }  // namespace etcdpp::server

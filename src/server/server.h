@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -86,6 +87,9 @@ class EtcdServer final : public peer::Handler {
   void MoveLeader(uint64_t target, std::function<void(const Status&)> cb);
   uint64_t Leader() const;
   bool IsLearner() const;
+  // Alarms raised in the cluster (NOSPACE, CORRUPT) as applied through raft;
+  // empty while none is raised. Health checks and Maintenance.Alarm read it.
+  std::vector<etcdserverpb::AlarmMember> ActiveAlarms() const;
 
   // --- peer::Handler ---
   void Process(raft::Message m) override;
@@ -160,6 +164,8 @@ class EtcdServer final : public peer::Handler {
   std::vector<membership::Member> join_peers_;  // --initial-cluster-state existing
   std::vector<std::string> client_addrs_, peer_addrs_;
   std::atomic<bool> stopped_{false};
+  mutable std::mutex alarms_mu_;
+  std::vector<etcdserverpb::AlarmMember> alarms_;  // guarded by alarms_mu_
 };
 
 }  // namespace etcdpp::server
