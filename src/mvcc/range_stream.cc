@@ -87,7 +87,8 @@ Result<RangeStreamChunk> RangeStreamCursor::Next(
   chunk.last = true;
   chunk.header_rev = header_rev_;
   chunk.count = counted_;
-  chunk.more = opts_.limit > 0 && counted_ > opts_.limit;
+  // As Range: count_only returns no kvs, so nothing was cut off by the limit.
+  chunk.more = !opts_.count_only && opts_.limit > 0 && counted_ > opts_.limit;
   return chunk;
 }
 
