@@ -5,9 +5,11 @@
 #
 #   tools/rangestream-memory.sh [keys=200000] [value_bytes=1024]
 #   ETCDPP_BIN=build/bin/etcdpp ETCD_BIN=/usr/bin/etcd tools/rangestream-memory.sh 1000000
+#   RESTART=0 tools/rangestream-memory.sh   # read right after the load, without a restart
 #
 # How: each server gets a fresh data dir and random loopback ports; the keys are loaded with
-# Txns of 100 puts (32 in flight); then, per read, the server's RssAnon and VmRSS are sampled
+# Txns of 100 puts (32 in flight); the server is restarted (unless RESTART=0) so that the reads
+# do not draw on heap the load left free; then, per read, the server's RssAnon and VmRSS are sampled
 # every 5 ms (and VmHWM, reset first through /proc/PID/clear_refs "5"); growth = peak during
 # the read minus the value just before it. RssAnon (heap, gRPC buffers) is the figure that
 # matters: VmRSS also counts the mmapped database pages the read touches (page cache). The client drops every chunk as it arrives (RangeStream) and keeps
@@ -36,6 +38,7 @@ import grpc
 from etcd3 import etcdrpc
 
 keys, value_bytes, etcdpp_bin, etcd_bin = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+restart = os.environ.get("RESTART", "1") != "0"
 PREFIX, END = b"mem/", b"mem0"
 MiB = 1024.0 * 1024.0
 
@@ -58,7 +61,13 @@ def status_kib(pid, field):
 
 class Server:
     def __init__(self, binary, name):
+        self.binary, self.name = binary, name
         self.root = tempfile.mkdtemp(prefix="rangestream-mem-")
+        self.log = open(os.path.join(self.root, "log"), "wb")
+        self.start()
+
+    def start(self):
+        binary, name = self.binary, self.name
         self.cport, self.pport = free_port(), free_port()
         c, p = "http://127.0.0.1:%d" % self.cport, "http://127.0.0.1:%d" % self.pport
         args = [binary, "--name", name, "--data-dir", os.path.join(self.root, "data"),
@@ -69,7 +78,6 @@ class Server:
         setpriv = shutil.which("setpriv")
         if setpriv:
             args = [setpriv, "--pdeathsig", "KILL", "--"] + args
-        self.log = open(os.path.join(self.root, "log"), "wb")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, start_new_session=True)
         self.channel = grpc.insecure_channel("127.0.0.1:%d" % self.cport, options=[
@@ -90,14 +98,23 @@ class Server:
         # setpriv execs the server: same pid.
         return self.proc.pid
 
-    def stop(self):
+    def halt(self):
         self.channel.close()
         self.proc.terminate()
         try:
-            self.proc.wait(60)
+            self.proc.wait(120)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+    def restart(self):
+        # Same data dir, new ports (the peer URL is not persisted in a way that matters for a
+        # single member started with the same --initial-cluster name).
+        self.halt()
+        self.start()
+
+    def stop(self):
+        self.halt()
         self.log.close()
         shutil.rmtree(self.root, ignore_errors=True)
 
@@ -185,6 +202,11 @@ for label, binary, stream in (("etcdpp", etcdpp_bin, True), ("etcd", etcd_bin, F
         print("%s (%s): loaded %d x %d B in %.1f s; after load RSS %.0f MiB, RssAnon %.0f MiB" % (
             label, version, keys, value_bytes, secs, status_kib(s.pid, "VmRSS") / 1024.0,
             status_kib(s.pid, "RssAnon") / 1024.0), flush=True)
+        if restart:
+            s.restart()  # the reads start from a fresh heap, not from what the load freed
+            print("  restarted: RSS %.0f MiB, RssAnon %.0f MiB" % (
+                status_kib(s.pid, "VmRSS") / 1024.0, status_kib(s.pid, "RssAnon") / 1024.0),
+                flush=True)
         reads = [("RangeStream", read_stream)] if stream else []
         reads.append(("Range", read_unary))
         if not stream:
@@ -192,18 +214,18 @@ for label, binary, stream in (("etcdpp", etcdpp_bin, True), ("etcd", etcd_bin, F
         for name, fn in reads:
             anon, rss, secs, what = measure(s, lambda: fn(s))
             rows.append((label, name, anon, rss, secs, what))
-            print("  %s: +%.0f MiB RssAnon, +%.0f MiB RSS, %.1f s (%s)" % (
+            print("  %s: +%.1f MiB RssAnon, +%.0f MiB RSS, %.1f s (%s)" % (
                 name, anon, rss, secs, what), flush=True)
     finally:
         s.stop()
 
-print("\n%d keys x %d B\n" % (keys, value_bytes))
+print("\n%d keys x %d B%s\n" % (keys, value_bytes, ", server restarted after the load" if restart else ""))
 print("| server | read | peak RssAnon growth | peak RSS growth | time | notes |")
 print("|---|---|---|---|---|---|")
 for label, read, anon, rss, secs, what in rows:
     if anon is None:
         print("| %s | %s | n/a | n/a | n/a | %s |" % (label, read, what))
     else:
-        print("| %s | %s | +%.0f MiB | +%.0f MiB | %.1f s | %s |" % (
+        print("| %s | %s | +%.1f MiB | +%.0f MiB | %.1f s | %s |" % (
             label, read, anon, rss, secs, what))
 PY

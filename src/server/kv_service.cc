@@ -199,8 +199,7 @@ class RangeStreamReactor final
 }  // namespace
 
 grpc::ServerWriteReactor<etcdserverpb::RangeStreamResponse>* KvService::RangeStream(
-    grpc::CallbackServerContext* ctx, const etcdserverpb::RangeRequest* req) {
-  (void)ctx;
+    grpc::CallbackServerContext* /*ctx*/, const etcdserverpb::RangeRequest* req) {
   auto* reactor = new RangeStreamReactor(s_, *req);
   if (Status st = CheckRangeStream(*req); !st.ok()) {
     reactor->Finish(ToGrpcStatus(st));

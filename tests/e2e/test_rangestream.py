@@ -260,6 +260,13 @@ class RangeStreamTest(harness.MemberTestCase):
             with self.subTest(fields=fields):
                 self.assertRpcError(code.UNIMPLEMENTED,
                                     lambda: self.stream(key=b"a", range_end=b"b", **fields))
+        # sort_order NONE passes whatever the target (etcd 3.7's IsDefaultOrdering) and streams
+        # in key order, where unary Range would sort ascending by the target.
+        for i in (3, 1, 2):  # one revision each: mod order 3, 1, 2
+            self.put(b"sortnone/%d" % i, b"v")
+        merged, _ = self.stream(key=b"sortnone/", range_end=b"sortnone0", sort_target=RR.MOD)
+        self.assertEqual([kv.key for kv in merged.kvs],
+                         [b"sortnone/1", b"sortnone/2", b"sortnone/3"])
         cur = self.kv.Range(RR(key=b"x"), TIMEOUT).header.revision
         self.assertRpcError(code.OUT_OF_RANGE, lambda: self.stream(key=b"a", revision=cur + 100),
                             "etcdserver: mvcc: required revision is a future revision")
