@@ -18,6 +18,7 @@ import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import cluster  # noqa: E402
 import harness  # noqa: E402
 
 import grpc  # noqa: E402  (Debian python3-grpcio, with python3-etcd3: run with /usr/bin/python3)
@@ -351,6 +352,40 @@ class RangeStreamTest(harness.MemberTestCase):
                             lambda: self.stream(key=b"cmp/", range_end=b"cmp0", revision=rev - 1),
                             "etcdserver: mvcc: required revision has been compacted")
         self.assert_same_as_range(dict(key=b"cmp/", range_end=b"cmp0", revision=rev, limit=5))
+
+
+
+@harness.skip_unless_etcdpp("RangeStream is etcd 3.7; the reference etcd 3.4 lacks it")
+class RangeStreamLearnerTest(cluster.ClusterTestCase):
+    """A learner treats RangeStream as Range: it refuses the linearizable one (etcd 3.6:
+    FailedPrecondition, `etcdserver: rpc not supported for learner`) and serves the
+    serializable one from its own state."""
+
+    def test_learner(self):
+        c = self.new_cluster(1, proxy=False)
+        ch0 = grpc.insecure_channel(c.members[0].endpoint)
+        self.addCleanup(ch0.close)
+        kv0 = etcdrpc.KVStub(ch0)
+        for i in range(30):
+            kv0.Put(etcdrpc.PutRequest(key=b"ln/%02d" % i, value=b"v"), TIMEOUT)
+        m1, _ = c.add_member("m1", learner=True)
+        cluster.wait_keys(m1, "ln/", {"ln/%02d" % i for i in range(30)})
+        ch1 = grpc.insecure_channel(m1.endpoint)
+        self.addCleanup(ch1.close)
+        call = ch1.unary_stream("/etcdserverpb.KV/RangeStream",
+                                request_serializer=RR.SerializeToString,
+                                response_deserializer=decode_chunk)
+        with self.assertRaises(grpc.RpcError) as cm:
+            list(call(RR(key=b"ln/", range_end=b"ln0"), timeout=TIMEOUT))
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.FAILED_PRECONDITION, cm.exception)
+        self.assertEqual(cm.exception.details(), "etcdserver: rpc not supported for learner")
+        chunks = list(call(RR(key=b"ln/", range_end=b"ln0", serializable=True), timeout=TIMEOUT))
+        merged = etcdrpc.RangeResponse()
+        for chunk, _ in chunks:
+            merged.MergeFrom(chunk)
+        self.assertEqual(merged.count, 30)
+        self.assertEqual([kv.key for kv in merged.kvs], [b"ln/%02d" % i for i in range(30)])
+        self.assertGreater(len(chunks), 1)  # 10 kvs first
 
 
 if __name__ == "__main__":
