@@ -36,34 +36,37 @@ Result<RangeStreamChunk> RangeStreamCursor::Next(
   if (pinned_rev_ < txn.CompactRev()) return Status::OutOfRange(kErrCompacted);
 
   RangeStreamChunk chunk;
-  int64_t taken = 0;     // kvs in this chunk
-  bool stopped = false;  // the chunk is full: next_key_ is where the next one starts
+  int64_t taken = 0;    // kvs in this chunk
+  int64_t visited = 0;  // keys this call looked at
+  const int64_t visit_budget =
+      std::max<int64_t>(1, calls_++ == 0 ? opts_.first_call_visits : opts_.visits_per_call);
+  // Why the chunk ended early (next_key_ is then where the next one starts).
+  enum class Stop { kNo, kCount, kBytes, kVisits } stop = Stop::kNo;
   Status st;
   const bool single = opts_.end.empty();  // one key: one chunk
   auto limit_reached = [&] { return opts_.limit > 0 && emitted_ >= opts_.limit; };
+  auto stop_at = [&](const ScanItem& it, Stop why) {
+    next_key_ = std::string(it.user_key);
+    stop = why;
+    return false;
+  };
 
   ETCDPP_RETURN_IF_ERROR(reader->Scan(next_key_, opts_.end, pinned_rev_, [&](const ScanItem& it) {
+    if (visited >= visit_budget) return stop_at(it, Stop::kVisits);
+    ++visited;
     // Past the limit (or count_only) the rest of the range is only counted:
     // an index walk, no value reads, and the last chunk needs the count.
     if (opts_.count_only || limit_reached()) {
       ++counted_;
       return true;
     }
-    if (taken >= chunk_limit_) {
-      next_key_ = std::string(it.user_key);
-      stopped = true;
-      return false;
-    }
+    if (taken >= chunk_limit_) return stop_at(it, Stop::kCount);
     mvccpb::KeyValue kv;
     st = reader->GetKV(it.entry.rev, &kv);
     if (!st.ok()) return false;
     if (opts_.keys_only) kv.clear_value();
     const size_t size = kv.ByteSizeLong() + kKvFraming;
-    if (taken > 0 && chunk.bytes + size > opts_.byte_budget) {
-      next_key_ = std::string(it.user_key);
-      stopped = true;
-      return false;
-    }
+    if (taken > 0 && chunk.bytes + size > opts_.byte_budget) return stop_at(it, Stop::kBytes);
     *kvs->Add() = std::move(kv);
     chunk.bytes += size;
     ++taken;
@@ -73,13 +76,13 @@ Result<RangeStreamChunk> RangeStreamCursor::Next(
   }));
   ETCDPP_RETURN_IF_ERROR(st);
 
-  if (stopped && !single) {
+  if (stop != Stop::kNo && !single) {
     // Grow toward the byte budget (etcd 3.7: start at 10, adapt to the
     // serialized size): double while a full-count chunk used < half of it;
     // a chunk cut by bytes keeps the count that fitted.
-    if (taken >= chunk_limit_ && chunk.bytes < opts_.byte_budget / 2) {
+    if (stop == Stop::kCount && chunk.bytes < opts_.byte_budget / 2) {
       chunk_limit_ = std::min(chunk_limit_ * 2, opts_.max_chunk_kvs);
-    } else if (taken < chunk_limit_) {
+    } else if (stop == Stop::kBytes) {
       chunk_limit_ = std::max<int64_t>(taken, 1);
     }
     return chunk;

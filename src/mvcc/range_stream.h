@@ -37,6 +37,13 @@ struct RangeStreamOptions {
   // etcd 3.7 starts with 10 kvs and grows the count toward the byte budget.
   int64_t first_chunk_kvs = 10;
   int64_t max_chunk_kvs = 1 << 20;
+  // Keys visited (taken or only counted) per call, which bounds both how
+  // long one call holds its read txn and how long it occupies the calling
+  // thread. The first call is small: the server makes it from the thread
+  // that completes the ReadIndex wait (possibly the raft loop). A call that
+  // runs out of visits while only counting returns a chunk without kvs.
+  int64_t first_call_visits = 1024;
+  int64_t visits_per_call = 1 << 17;
 };
 
 struct RangeStreamChunk {
@@ -71,6 +78,7 @@ class RangeStreamCursor {
   int64_t emitted_ = 0;   // kvs handed out so far
   int64_t counted_ = 0;   // keys visited so far (count = counted_ once the scan ends)
   int64_t chunk_limit_ = 0;
+  int64_t calls_ = 0;
 };
 
 }  // namespace etcdpp::mvcc

@@ -156,6 +156,10 @@ TEST_F(RangeStreamTest, MergedChunksEqualRangeOnRandomData) {
     o.rev = rng() % 2 ? 0 : revs[rng() % revs.size()];
     o.byte_budget = (rng() % 2) ? 1572864 : 4096 + rng() % 20000;
     o.first_chunk_kvs = 10;
+    if (rng() % 3 == 0) {  // resume at arbitrary points, also while only counting
+      o.first_call_visits = 1 + rng() % 20;
+      o.visits_per_call = 1 + rng() % 300;
+    }
 
     SCOPED_TRACE("request " + std::to_string(i) + " limit " + std::to_string(o.limit) + " rev " +
                  std::to_string(o.rev) + " budget " + std::to_string(o.byte_budget));
@@ -222,6 +226,35 @@ TEST_F(RangeStreamTest, ChunksGrowFromTenAndAreByteBounded) {
   s = Stream(o);
   ASSERT_TRUE(s.status.ok());
   EXPECT_EQ(s.chunk_sizes, (std::vector<size_t>(7, 1)));
+}
+
+TEST_F(RangeStreamTest, VisitBudgetBoundsEachCallEvenWhileOnlyCounting) {
+  std::vector<std::pair<std::string, std::string>> items;
+  for (int i = 0; i < 3000; ++i)
+    items.emplace_back("n/" + std::to_string(10000 + i), "v");
+  for (size_t i = 0; i < items.size(); i += 500) {
+    Put({items.begin() + i, items.begin() + i + 500});
+  }
+  RangeStreamOptions o;
+  o.key = "n/";
+  o.end = "n0";
+  o.count_only = true;
+  o.first_call_visits = 7;
+  o.visits_per_call = 1000;
+  Streamed s = Stream(o);
+  ASSERT_TRUE(s.status.ok());
+  EXPECT_EQ(s.chunk_sizes, (std::vector<size_t>(4, 0)));  // 7, 1000, 1000, 993
+  EXPECT_EQ(s.last.count, 3000);
+  EXPECT_FALSE(s.last.more);
+
+  o.count_only = false;
+  o.limit = 3;
+  s = Stream(o);
+  ASSERT_TRUE(s.status.ok());
+  EXPECT_EQ(s.chunk_sizes, (std::vector<size_t>{3, 0, 0, 0}));
+  EXPECT_EQ(s.kvs.size(), 3u);
+  EXPECT_EQ(s.last.count, 3000);
+  EXPECT_TRUE(s.last.more);
 }
 
 TEST_F(RangeStreamTest, PinnedRevisionUnderWritesBetweenChunks) {
