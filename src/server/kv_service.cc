@@ -166,9 +166,9 @@ class RangeStreamReactor final
     }
     msg_.Clear();
     etcdserverpb::RangeResponse* rr = msg_.mutable_range_response();
-    // One read txn per chunk, released (end of this block's scope is the
-    // end of `txn`) before the write waits on the client: a slow client must
-    // not pin LMDB pages or hold off map growth.
+    // One read txn per chunk, ended with the lambda (before the write waits
+    // on the client): a slow client must not pin LMDB pages or hold off map
+    // growth.
     auto chunk = [&]() -> Result<mvcc::RangeStreamChunk> {
       auto txn = s_->store()->Read();
       if (!txn.ok()) return txn.status();
