@@ -82,7 +82,9 @@ Result<std::unique_ptr<Listener>> Listener::Start(int listen_fd, ListenerOptions
 Listener::Listener(int fd, int wake_fd, ListenerOptions opts)
     : fd_(fd), wake_fd_(wake_fd), opts_(std::move(opts)) {}
 
-Listener::~Listener() { Stop(); }
+Listener::~Listener() {
+  Stop();
+}
 
 void Listener::Stop() {
   if (stopped_) return;
@@ -115,7 +117,8 @@ void Listener::AcceptReady() {
     if (c < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-        LOG_WARN("accept failed; pausing", {"address", opts_.name}, {"error", std::strerror(errno)});
+        LOG_WARN("accept failed; pausing", {"address", opts_.name},
+                 {"error", std::strerror(errno)});
         accept_paused_until_ = Clock::now() + kAcceptBackoff;
       }
       return;  // EAGAIN: drained

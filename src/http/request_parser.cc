@@ -14,8 +14,9 @@ bool IsTokenChar(unsigned char c) {
 }
 
 bool IsToken(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(),
-                                   [](char c) { return IsTokenChar(static_cast<unsigned char>(c)); });
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return IsTokenChar(static_cast<unsigned char>(c));
+  });
 }
 
 std::string Lower(std::string_view s) {
@@ -233,8 +234,8 @@ RequestHead ParseRequestHead(std::string_view head, ParseError* err) {
   return h;
 }
 
-ChunkedDecoder::State ChunkedDecoder::Feed(std::string_view in, size_t* consumed,
-                                           std::string* body, size_t max_body_bytes) {
+ChunkedDecoder::State ChunkedDecoder::Feed(std::string_view in, size_t* consumed, std::string* body,
+                                           size_t max_body_bytes) {
   size_t pos = 0;
   auto line_end = [&]() { return in.find('\n', pos); };
   for (;;) {

@@ -20,11 +20,11 @@ struct ParseError {
 };
 
 struct RequestHead {
-  Request request;  // method, target, path, query and headers filled in
+  Request request;        // method, target, path, query and headers filled in
   int minor_version = 1;  // HTTP/1.<minor>
   bool keep_alive = true;
   bool chunked = false;
-  uint64_t content_length = 0;  // without chunked: the body's length
+  uint64_t content_length = 0;   // without chunked: the body's length
   bool expect_continue = false;  // "Expect: 100-continue" on HTTP/1.1
 };
 

@@ -336,7 +336,9 @@ void Connection::Run() {
 Server::Server(ServerOptions opts, std::shared_ptr<const Router> router)
     : opts_(opts), router_(std::move(router)) {}
 
-Server::~Server() { Shutdown(); }
+Server::~Server() {
+  Shutdown();
+}
 
 void Server::SetRouter(std::shared_ptr<const Router> router) {
   std::lock_guard<std::mutex> lk(mu_);

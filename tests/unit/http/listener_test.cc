@@ -45,8 +45,8 @@ class ListenerTest : public ::testing::Test {
     router->Handle("/ping", [](const Request&, ResponseWriter& w) { w.Send(200, {}, "pong"); });
     server_ = std::make_unique<Server>(ServerOptions{}, router);
   }
-  void Start(ListenerOptions::Mode mode, std::chrono::milliseconds sniff_timeout =
-                                             std::chrono::seconds(30)) {
+  void Start(ListenerOptions::Mode mode,
+             std::chrono::milliseconds sniff_timeout = std::chrono::seconds(30)) {
     int fd = testing::BindLoopback(&port_);
     ASSERT_GE(fd, 0);
     ListenerOptions o;

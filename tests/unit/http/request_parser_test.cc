@@ -5,7 +5,9 @@
 namespace etcdpp::http {
 namespace {
 
-RequestHead Parse(std::string_view head, ParseError* err) { return ParseRequestHead(head, err); }
+RequestHead Parse(std::string_view head, ParseError* err) {
+  return ParseRequestHead(head, err);
+}
 
 TEST(RequestParserTest, FindHeadEnd_CrlfAndBareLf) {
   EXPECT_EQ(FindHeadEnd("GET / HTTP/1.1\r\nHost: a\r\n\r\nBODY"), 27u);
@@ -58,7 +60,8 @@ TEST(RequestParserTest, ParseRequestHead_Bodies) {
             &err);
   EXPECT_EQ(err.status, 0);
   EXPECT_TRUE(h.chunked);
-  h = Parse("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n", &err);
+  h = Parse("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n",
+            &err);
   EXPECT_TRUE(h.expect_continue);
 }
 
@@ -94,7 +97,8 @@ TEST(RequestParserTest, ParseRequestHead_ErrorsAsGo) {
 }
 
 TEST(RequestParserTest, ChunkedDecoder_InPieces) {
-  std::string wire = "4;ext=1\r\nWiki\r\n5\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\nX-T: 1\r\n\r\nNEXT";
+  std::string wire =
+      "4;ext=1\r\nWiki\r\n5\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\nX-T: 1\r\n\r\nNEXT";
   // Every split point gives the same body and leaves the next request alone.
   for (size_t split = 0; split <= wire.size(); split++) {
     ChunkedDecoder dec;

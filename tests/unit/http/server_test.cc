@@ -125,8 +125,9 @@ TEST_F(ServerTest, ExpectContinue_SentBeforeBody) {
   int fd = Dial(port_);
   Reader rd(fd);
   std::string body(2000, 'x');
-  ASSERT_TRUE(SendAll(fd, "POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
-                          "Content-Length: 2000\r\n\r\n"));
+  ASSERT_TRUE(SendAll(fd,
+                      "POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                      "Content-Length: 2000\r\n\r\n"));
   // curl waits for this before it sends the body.
   std::string line;
   ASSERT_TRUE(rd.Line(&line));
@@ -146,8 +147,10 @@ TEST_F(ServerTest, Limits_413And431) {
   Start(o);
   auto r = Exchange("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 101\r\n\r\n");
   EXPECT_EQ(r.status, 413);
-  r = Exchange("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-               "40\r\n" + std::string(64, 'a') + "\r\n40\r\n" + std::string(64, 'a') + "\r\n0\r\n\r\n");
+  r = Exchange(
+      "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "40\r\n" +
+      std::string(64, 'a') + "\r\n40\r\n" + std::string(64, 'a') + "\r\n0\r\n\r\n");
   EXPECT_EQ(r.status, 413);
   r = Exchange("GET /echo HTTP/1.1\r\nHost: x\r\nX: " + std::string(2000, 'a') + "\r\n\r\n");
   EXPECT_EQ(r.status, 431);
@@ -175,10 +178,11 @@ TEST_F(ServerTest, Head_NoBody) {
   Start();
   int fd = Dial(port_);
   Reader rd(fd);
-  ASSERT_TRUE(SendAll(fd, "HEAD /echo HTTP/1.1\r\nHost: x\r\n\r\nGET /echo HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(
+      SendAll(fd, "HEAD /echo HTTP/1.1\r\nHost: x\r\n\r\nGET /echo HTTP/1.1\r\nHost: x\r\n\r\n"));
   auto r1 = rd.Read(/*head_request=*/true);
   EXPECT_EQ(r1.headers["content-length"], "12");  // "HEAD /echo? "
-  auto r2 = rd.Read();  // the next response starts right after the head
+  auto r2 = rd.Read();                            // the next response starts right after the head
   EXPECT_EQ(r2.body, "GET /echo? ");
   close(fd);
 }
