@@ -297,8 +297,11 @@ void Listeners::Shutdown() {
   // 4. HTTP exchanges have had their grace too; join their threads.
   if (client_http_) client_http_->Shutdown();
   if (metrics_http_) metrics_http_->Shutdown();
+  // The routes hold copies of the in-process channel: gone before the server.
   client_listeners_.clear();
   metrics_listeners_.clear();
+  client_http_.reset();
+  metrics_http_.reset();
   in_process_.reset();
   grpc_.reset();
 }

@@ -334,7 +334,10 @@ class ShutdownTest(harness.MemberTestCase):
         self.assertLess(time.monotonic() - t0, 20)
         for s in (silent, half):
             s.settimeout(10)
-            self.assertEqual(s.recv(10), b"")  # closed by the server
+            try:
+                self.assertEqual(s.recv(10), b"")  # closed by the server
+            except ConnectionResetError:
+                pass  # closed with unread input: a reset is a close too
             s.close()
         idle.close()
 
