@@ -399,7 +399,31 @@ void Server::Serve(int fd, std::string remote) {
     Connection conn(this, &c, std::move(remote));
     conn.Run();
   }
+  LingerBeforeClose(fd);
   Unregister(&c);
+}
+
+void Server::LingerBeforeClose(int fd) {
+  // Closing a socket with unread input sends a reset, which can destroy a
+  // response (a 413, a 400) before the client reads it. So, as Go's
+  // closeWriteAndWait: send FIN, then read and drop what the client still
+  // sends, until it closes or a short while passes.
+  if (ShuttingDown()) return;
+  shutdown(fd, SHUT_WR);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+  size_t dropped = 0;
+  char buf[16384];
+  while (dropped < (4u << 20)) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+    ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n <= 0) break;
+    dropped += static_cast<size_t>(n);
+  }
 }
 
 void Server::ReapFinishedLocked() {

@@ -76,6 +76,7 @@ class Server {
   // and the connection should end instead.
   bool SetBusy(Conn* c, bool busy);
   std::shared_ptr<const Router> router() const;
+  void LingerBeforeClose(int fd);
   void ReapFinishedLocked();
 
   const ServerOptions opts_;

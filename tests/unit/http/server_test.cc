@@ -161,6 +161,24 @@ TEST_F(ServerTest, Limits_413And431) {
   EXPECT_EQ(r.status, 200);
 }
 
+TEST_F(ServerTest, Refused_ResponseSurvivesUnreadBody) {
+  ServerOptions o;
+  o.max_body_bytes = 100;
+  Start(o);
+  int fd = Dial(port_);
+  // The client sends its whole body although the server refuses it at the
+  // head: closing with that input unread would reset the 413 away.
+  std::string body(300000, 'z');
+  std::thread sender([&] {
+    SendAll(fd, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 300000\r\n\r\n" + body);
+  });
+  Reader rd(fd);
+  auto r = rd.Read();
+  sender.join();
+  EXPECT_EQ(r.status, 413);
+  close(fd);
+}
+
 TEST_F(ServerTest, Malformed_400ThenServesOthers) {
   Start();
   auto r = Exchange("THIS IS NOT HTTP\r\n\r\n");
