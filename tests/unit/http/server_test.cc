@@ -237,6 +237,37 @@ TEST_F(ServerTest, Stream_EachChunkFlushed) {
   close(fd);
 }
 
+TEST_F(ServerTest, Stream_Http10HasNoChunkingAndCloses) {
+  router_->Handle("/stream", [](const Request& r, ResponseWriter& w) {
+    EXPECT_EQ(r.remote.rfind("127.0.0.1:", 0), 0u) << r.remote;
+    w.StartStream(200, {});
+    w.WriteChunk("a");
+    w.WriteChunk("b");
+    w.EndStream();
+  });
+  Start();
+  auto r = Exchange("GET /stream HTTP/1.0\r\n\r\n");
+  EXPECT_EQ(r.status_line, "HTTP/1.0 200 OK");
+  EXPECT_EQ(r.headers.count("transfer-encoding"), 0u);
+  EXPECT_EQ(r.body, "ab");  // ended by the close
+}
+
+TEST_F(ServerTest, SetRouter_AppliesToLaterRequests) {
+  Start();
+  EXPECT_EQ(Exchange("GET /late HTTP/1.1\r\nHost: x\r\n\r\n").status, 404);
+  auto r2 = std::make_shared<Router>();
+  r2->Handle("/late", [](const Request&, ResponseWriter& w) { w.Send(200, {}, "late"); });
+  server_->SetRouter(r2);
+  EXPECT_EQ(Exchange("GET /late HTTP/1.1\r\nHost: x\r\n\r\n").body, "late");
+}
+
+TEST_F(ServerTest, UnknownExpectation_417) {
+  Start();
+  auto r =
+      Exchange("POST /echo HTTP/1.1\r\nHost: x\r\nExpect: magic\r\nContent-Length: 1\r\n\r\nx");
+  EXPECT_EQ(r.status, 417);
+}
+
 TEST_F(ServerTest, ClientGone_WhenClientCloses) {
   std::promise<void> started, ended;
   router_->Handle("/watch", [&](const Request&, ResponseWriter& w) {

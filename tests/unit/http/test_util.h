@@ -136,7 +136,8 @@ class Reader {
       r.ok = true;
     } else if (r.headers.count("content-length")) {
       r.ok = Bytes(std::stoul(r.headers["content-length"]), &r.body);
-    } else if (r.headers["transfer-encoding"] == "chunked") {
+    } else if (auto te = r.headers.find("transfer-encoding");
+               te != r.headers.end() && te->second == "chunked") {
       std::string c;
       while (Chunk(&c)) {
         r.chunks.push_back(c);
