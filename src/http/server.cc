@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
@@ -85,7 +86,8 @@ class Connection final : public ResponseWriter {
   bool keep_alive_ = true;
   bool head_method_ = false;
   Reply reply_ = Reply::kNone;
-  bool write_failed_ = false;
+  // Atomic: ClientGone() may be polled from another thread than the writer.
+  std::atomic<bool> write_failed_{false};
 };
 
 ssize_t Connection::ReadMore(Clock::time_point deadline) {
