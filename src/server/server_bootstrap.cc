@@ -239,6 +239,8 @@ Status EtcdServer::StartServing() {
   leases_ = std::make_unique<ServerLeases>(this, lessor_.get());
   raft_->Start(/*campaign=*/single_voter_);
   leases_->Start();
+  // Metrics/health and the peer port's /version before ready, as etcd serves them.
+  ETCDPP_RETURN_IF_ERROR(listeners_->StartMetrics(this, cfg_));
   ETCDPP_RETURN_IF_ERROR(PublishSelf());
   std::string cv(kClusterVersion);
   cv = cv.substr(0, cv.rfind('.'));  // "3.6.0" -> "3.6"
