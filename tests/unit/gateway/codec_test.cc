@@ -18,7 +18,7 @@ std::vector<std::string> Split(std::string_view body) {
   return std::vector<std::string>(r->begin(), r->end());
 }
 
-TEST(SplitJsonValues, ConcatenatedValues) {
+TEST(GatewaySplitJsonValues, ConcatenatedValues) {
   EXPECT_EQ(Split(""), std::vector<std::string>{});
   EXPECT_EQ(Split(" \r\n\t"), std::vector<std::string>{});
   EXPECT_EQ(Split("{}"), std::vector<std::string>{"{}"});
@@ -29,13 +29,13 @@ TEST(SplitJsonValues, ConcatenatedValues) {
   EXPECT_EQ(Split("null 1 \"x\"{}"), (std::vector<std::string>{"null", "1", "\"x\"", "{}"}));
 }
 
-TEST(SplitJsonValues, CutOffValueIsAnError) {
+TEST(GatewaySplitJsonValues, CutOffValueIsAnError) {
   EXPECT_FALSE(SplitJsonValues("{\"a\":1").ok());
   EXPECT_FALSE(SplitJsonValues("{}{\"a\":\"x").ok());
   EXPECT_EQ(SplitJsonValues("{}{\"a\":\"x", 1)->size(), 1u);  // the rest is not looked at
 }
 
-TEST(DecodeJson, AcceptsBothNamesBothBase64AlphabetsAndNumbersAsStrings) {
+TEST(GatewayDecodeJson, AcceptsBothNamesBothBase64AlphabetsAndNumbersAsStrings) {
   etcdserverpb::RangeRequest r;
   ASSERT_TRUE(DecodeJson(R"({"key":"Zm9v","range_end":"Zm9w","limit":"5","revision":7,
                              "sort_order":"DESCEND","sortTarget":2,"keysOnly":true,
@@ -55,7 +55,7 @@ TEST(DecodeJson, AcceptsBothNamesBothBase64AlphabetsAndNumbersAsStrings) {
   EXPECT_EQ(r.ShortDebugString(), "");
 }
 
-TEST(DecodeJson, UnknownKeyInsideARequestOpLeavesItEmpty) {
+TEST(GatewayDecodeJson, UnknownKeyInsideARequestOpLeavesItEmpty) {
   etcdserverpb::TxnRequest t;
   ASSERT_TRUE(DecodeJson(R"({"compare":[{"key":"YQ==","target":"MOD","mod_revision":"0",
       "result":"EQUAL"}],"success":[{"request_put":{"key":"YQ==","value":"Yg==","lease":"42"}}],
@@ -68,7 +68,7 @@ TEST(DecodeJson, UnknownKeyInsideARequestOpLeavesItEmpty) {
             "failure { }");
 }
 
-TEST(DecodeJson, RejectsWhatIsNotARequest) {
+TEST(GatewayDecodeJson, RejectsWhatIsNotARequest) {
   etcdserverpb::RangeRequest r;
   for (const char* bad :
        {"null", "[]", "\"x\"", "{\"limit\":\"x\"}", "{\"key\":\"!!\"}", "{", "{\"key\":1}"}) {
@@ -77,7 +77,7 @@ TEST(DecodeJson, RejectsWhatIsNotARequest) {
   }
 }
 
-TEST(EncodeJson, ProtoNamesStringInt64sOmittedZeroesBase64) {
+TEST(GatewayEncodeJson, ProtoNamesStringInt64sOmittedZeroesBase64) {
   etcdserverpb::RangeResponse resp;
   resp.mutable_header()->set_revision(5);
   resp.mutable_header()->set_cluster_id(1ULL << 63);
@@ -110,7 +110,7 @@ TEST(EncodeJson, ProtoNamesStringInt64sOmittedZeroesBase64) {
   EXPECT_EQ(EncodeJson(st), R"({"version":"3.6.14","dbSize":"4096","raftIndex":"3"})");
 }
 
-TEST(EncodeJson, EventsOmitPutTypeAndKeepEmptyHeader) {
+TEST(GatewayEncodeJson, EventsOmitPutTypeAndKeepEmptyHeader) {
   etcdserverpb::WatchResponse w;
   w.mutable_header();
   w.set_created(true);
@@ -123,7 +123,7 @@ TEST(EncodeJson, EventsOmitPutTypeAndKeepEmptyHeader) {
             R"({"kv":{"key":"Yg=="}}]})");
 }
 
-TEST(JsonQuote, EscapesAndReplacesInvalidUtf8) {
+TEST(GatewayJsonQuote, EscapesAndReplacesInvalidUtf8) {
   EXPECT_EQ(JsonQuote("a\"b\\c\n\x01"), R"("a\"b\\c\n\u0001")");
   EXPECT_EQ(JsonQuote("h\xc3\xa9!"), "\"h\xc3\xa9!\"");
   EXPECT_EQ(JsonQuote("x\xff"
@@ -132,7 +132,7 @@ TEST(JsonQuote, EscapesAndReplacesInvalidUtf8) {
   EXPECT_EQ(JsonQuote("\xe2\x82"), "\"\xEF\xBF\xBD\xEF\xBF\xBD\"");  // cut-off sequence
 }
 
-TEST(Errors, HttpStatusOfEveryGrpcCode) {
+TEST(GatewayErrors, HttpStatusOfEveryGrpcCode) {
   const int expected[17] = {200, 499, 500, 400, 504, 404, 409, 403, 429,
                             400, 409, 400, 501, 500, 503, 500, 401};
   for (int code = 0; code <= 16; code++)
@@ -140,7 +140,7 @@ TEST(Errors, HttpStatusOfEveryGrpcCode) {
   EXPECT_EQ(HttpStatusFromGrpcCode(99), 500);
 }
 
-TEST(Errors, BodiesCarryBothGenerations) {
+TEST(GatewayErrors, BodiesCarryBothGenerations) {
   EXPECT_EQ(UnaryErrorBody(5, "etcdserver: requested lease not found"),
             R"({"code":5,"message":"etcdserver: requested lease not found",)"
             R"("error":"etcdserver: requested lease not found"})");
@@ -150,7 +150,7 @@ TEST(Errors, BodiesCarryBothGenerations) {
             "\n");
 }
 
-TEST(Routes, LockAndElectionAreDescribedAtRunTime) {
+TEST(GatewayRouteTable, LockAndElectionAreDescribedAtRunTime) {
   const Route* lock = nullptr;
   const Route* observe = nullptr;
   for (const auto& r : Routes()) {

@@ -13,7 +13,7 @@ using testing::FakeServer;
 using testing::FakeWriter;
 using testing::Post;
 
-class StreamTest : public ::testing::Test {
+class GatewayStreamTest : public ::testing::Test {
  protected:
   void SetUp() override { Register(router_, server_.Channel()); }
 
@@ -31,7 +31,7 @@ class StreamTest : public ::testing::Test {
   http::Router router_;
 };
 
-TEST_F(StreamTest, WatchConcatenatedRequestsOneChunkPerMessage) {
+TEST_F(GatewayStreamTest, WatchConcatenatedRequestsOneChunkPerMessage) {
   FakeWriter w;
   // Two requests, the first followed directly by the second, then a newline.
   RunUntilChunks(Post("/v3/watch",
@@ -62,7 +62,7 @@ TEST_F(StreamTest, WatchConcatenatedRequestsOneChunkPerMessage) {
   EXPECT_EQ(reqs[1], "create_request { key: \"ev\" filters: NODELETE prev_kv: true }");
 }
 
-TEST_F(StreamTest, WatchWithEmptyBodyStaysOpenUntilTheClientGoes) {
+TEST_F(GatewayStreamTest, WatchWithEmptyBodyStaysOpenUntilTheClientGoes) {
   FakeWriter w;
   std::thread t([&] { testing::Run(router_, Post("/v3/watch", ""), w); });
   // Nothing to answer: the handler must notice the client going by polling.
@@ -72,7 +72,7 @@ TEST_F(StreamTest, WatchWithEmptyBodyStaysOpenUntilTheClientGoes) {
   EXPECT_TRUE(w.Chunks().empty());
 }
 
-TEST_F(StreamTest, WriteFailureCancelsTheCall) {
+TEST_F(GatewayStreamTest, WriteFailureCancelsTheCall) {
   FakeWriter w;
   w.fail_writes_after = 1;  // the client is gone after the first chunk
   testing::Run(router_, Post("/v3/watch", R"({"create_request":{"key":"ZXY="}})"), w);
@@ -80,7 +80,7 @@ TEST_F(StreamTest, WriteFailureCancelsTheCall) {
   EXPECT_TRUE(server_.seen().WaitCancelled(1));
 }
 
-TEST_F(StreamTest, ErrorAfterAMessageIsAnErrorChunk) {
+TEST_F(GatewayStreamTest, ErrorAfterAMessageIsAnErrorChunk) {
   FakeWriter w;
   testing::Run(router_, Post("/v3/watch", R"({"create_request":{"key":"ZmFpbA=="}})"), w);
   EXPECT_EQ(w.status, 200);
@@ -93,7 +93,7 @@ TEST_F(StreamTest, ErrorAfterAMessageIsAnErrorChunk) {
   EXPECT_TRUE(w.ended);
 }
 
-TEST_F(StreamTest, ErrorBeforeAnyMessageIsAUnaryError) {
+TEST_F(GatewayStreamTest, ErrorBeforeAnyMessageIsAUnaryError) {
   FakeWriter w;
   testing::Run(router_, Post("/v3/watch", R"({"create_request":{"key":"ZmFpbC1lYXJseQ=="}})"), w);
   EXPECT_FALSE(w.streamed);
@@ -102,7 +102,7 @@ TEST_F(StreamTest, ErrorBeforeAnyMessageIsAUnaryError) {
             R"({"code":14,"message":"etcdserver: no leader","error":"etcdserver: no leader"})");
 }
 
-TEST_F(StreamTest, BadRequestInAStreamBodyIs400StreamError) {
+TEST_F(GatewayStreamTest, BadRequestInAStreamBodyIs400StreamError) {
   FakeWriter w;
   testing::Run(router_, Post("/v3/watch", R"({"create_request":{}} {"create_request":)"), w);
   EXPECT_EQ(w.status, 400);
@@ -112,7 +112,7 @@ TEST_F(StreamTest, BadRequestInAStreamBodyIs400StreamError) {
   EXPECT_TRUE(server_.seen().Requests().empty());
 }
 
-TEST_F(StreamTest, KeepAliveAnswersEachRequestThenEnds) {
+TEST_F(GatewayStreamTest, KeepAliveAnswersEachRequestThenEnds) {
   FakeWriter w;
   testing::Run(router_, Post("/v3/lease/keepalive", "{\"ID\":\"7\"}\n{\"ID\":0}"), w);
   EXPECT_EQ(w.status, 200);
@@ -129,7 +129,7 @@ TEST_F(StreamTest, KeepAliveAnswersEachRequestThenEnds) {
   EXPECT_EQ(server_.seen().Requests(), (std::vector<std::string>{"ID: 7", ""}));
 }
 
-TEST_F(StreamTest, KeepAliveWithEmptyBodyIsAnEmptyStream) {
+TEST_F(GatewayStreamTest, KeepAliveWithEmptyBodyIsAnEmptyStream) {
   FakeWriter w;
   testing::Run(router_, Post("/v3/lease/keepalive", ""), w);
   EXPECT_EQ(w.status, 200);
@@ -138,7 +138,7 @@ TEST_F(StreamTest, KeepAliveWithEmptyBodyIsAnEmptyStream) {
   EXPECT_TRUE(w.Chunks().empty());
 }
 
-TEST_F(StreamTest, SnapshotServerStream) {
+TEST_F(GatewayStreamTest, SnapshotServerStream) {
   FakeWriter w;
   testing::Run(router_, Post("/v3/maintenance/snapshot", ""), w);
   EXPECT_EQ(w.status, 200);
@@ -152,7 +152,7 @@ TEST_F(StreamTest, SnapshotServerStream) {
   EXPECT_TRUE(w.ended);
 }
 
-TEST_F(StreamTest, V3betaWatch) {
+TEST_F(GatewayStreamTest, V3betaWatch) {
   FakeWriter w;
   RunUntilChunks(Post("/v3beta/watch", R"({"create_request":{"key":"YQ=="}})"), w, 1);
   EXPECT_EQ(w.Chunks()[0], R"({"result":{"header":{"revision":"1"},"created":true}})"
