@@ -28,7 +28,6 @@ import os
 import sys
 import threading
 import time
-import unittest
 import urllib.error
 import urllib.request
 
@@ -476,10 +475,9 @@ class GatewayTest(harness.SharedMemberTestCase):
 
     def test_etcd3gw(self):
         try:
-            import etcd3gw
+            from etcd3gw.client import Etcd3Client
         except ImportError:
             self.skipTest("python3-etcd3gw is not installed")
-        from etcd3gw.client import Etcd3Client
         # Its default path is /v3alpha/, which neither etcd 3.4+ nor etcdpp serves.
         c = Etcd3Client(host="127.0.0.1", port=self.m.client_port, api_path="/v3/",
                         timeout=TIMEOUT)
