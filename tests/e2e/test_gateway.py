@@ -479,7 +479,7 @@ class GatewayTest(harness.SharedMemberTestCase):
         except ImportError:
             self.skipTest("python3-etcd3gw is not installed")
         # Its default path is /v3alpha/, which neither etcd 3.4+ nor etcdpp serves.
-        c = Etcd3Client(host="127.0.0.1", port=self.m.client_port, api_path="/v3/",
+        c = Etcd3Client(host="127.0.0.1", port=self.h.port, api_path="/v3/",
                         timeout=TIMEOUT)
         self.assertTrue(c.put("gw/a", "1"))
         self.assertEqual(c.get("gw/a"), [b"1"])
