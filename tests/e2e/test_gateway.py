@@ -473,6 +473,50 @@ class GatewayTest(harness.SharedMemberTestCase):
             pe._raise_for_data(json.loads(raw), status)
         self.assertEqual(cm.exception.error, "etcdserver: key is not provided")
 
+    def test_patroni_client(self):
+        """Patroni 3.0.2's own etcd3 client (the calls its DCS makes) against the gateway."""
+        try:
+            from patroni.dcs.etcd import DnsCachingResolver
+            from patroni.dcs.etcd3 import Etcd3Client
+            from patroni.utils import iter_response_objects
+        except ImportError:
+            self.skipTest("patroni is not installed")
+        # use_proxies: talk to the configured URL only (not to the members' clientURLs).
+        c = Etcd3Client({"host": "127.0.0.1", "port": self.h.port, "retry_timeout": 10,
+                         "use_proxies": True}, DnsCachingResolver())
+        self.assertEqual(c.version_prefix, "/v3")  # it read /version
+        lease = c.lease_grant(30)
+        self.assertEqual(c.lease_keepalive(lease), "30")
+        # The leader key: created only if absent, attached to the lease.
+        self.assertTrue(c.put("/service/pg/leader", "node1", lease=lease, create_revision="0"))
+        self.assertFalse(c.put("/service/pg/leader", "node2", lease=lease, create_revision="0"))
+        kv = c.range("/service/pg/leader")["kvs"][0]
+        self.assertEqual(base64.b64decode(kv["value"]), b"node1")
+        self.assertEqual(kv["lease"], lease)
+        self.assertTrue(c.put("/service/pg/leader", "node1b", mod_revision=kv["mod_revision"]))
+        rev = c.put("/service/pg/optime", "1")["header"]["revision"]
+        self.assertEqual(len(c.prefix("/service/pg/")["kvs"]), 2)
+        # The watch Patroni's KVCache runs, from a revision, read with its own stream parser.
+        resp = c.watchprefix("/service/pg/", start_revision=rev, read_timeout=TIMEOUT)
+        try:
+            events = []
+            for message in iter_response_objects(resp):
+                self.assertNotIn("error", message)
+                events += message.get("result", {}).get("events", [])
+                if events:
+                    break
+            self.assertEqual(base64.b64decode(events[0]["kv"]["key"]), b"/service/pg/optime")
+        finally:
+            resp.close()
+            resp.release_conn()
+        self.assertTrue(c.deleterange("/service/pg/leader",
+                                      mod_revision=c.range("/service/pg/leader")["kvs"][0][
+                                          "mod_revision"]))
+        c.deleteprefix("/service/pg/")
+        self.assertNotIn("kvs", c.prefix("/service/pg/"))
+        c.call_rpc("/lease/revoke", {"ID": lease})
+        self.assertIsNone(c.lease_keepalive(lease))  # no TTL: the lease is gone
+
     def test_etcd3gw(self):
         try:
             from etcd3gw.client import Etcd3Client

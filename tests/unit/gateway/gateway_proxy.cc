@@ -6,7 +6,10 @@
 //
 //   gateway_proxy --listen 127.0.0.1:PORT --target 127.0.0.1:GRPC_PORT
 //
-// Prints "ready" on stdout once listening. Not part of the product.
+// Prints "ready" on stdout once listening. GET /version answers
+// {"etcdserver":<Status.version>,"etcdcluster":"<major>.<minor>.0"} from the
+// target's Maintenance.Status, so Patroni's client can run against the proxy
+// (it asks /version before anything else). Not part of the product.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -18,11 +21,13 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <string>
 #include <thread>
 
+#include "etcdserverpb/rpc.grpc.pb.h"
 #include "gateway/gateway.h"
 
 namespace {
@@ -163,8 +168,21 @@ int main(int argc, char** argv) {
     return 2;
   }
   auto* router = new etcdpp::http::Router();  // lives until exit
-  etcdpp::gateway::Register(*router,
-                            grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+  auto channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+  etcdpp::gateway::Register(*router, channel);
+  router->Handle("/version",
+                 [channel](const etcdpp::http::Request&, etcdpp::http::ResponseWriter& w) {
+                   auto stub = etcdserverpb::Maintenance::NewStub(channel);
+                   grpc::ClientContext ctx;
+                   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+                   etcdserverpb::StatusResponse st;
+                   if (!stub->Status(&ctx, etcdserverpb::StatusRequest(), &st).ok())
+                     return w.Send(503, {}, "status failed\n");
+                   std::string v = st.version();
+                   std::string cluster = v.substr(0, v.rfind('.')) + ".0";
+                   w.Send(200, {{"Content-Type", "application/json"}},
+                          "{\"etcdserver\":\"" + v + "\",\"etcdcluster\":\"" + cluster + "\"}");
+                 });
   int ls = socket(AF_INET, SOCK_STREAM, 0);
   int one = 1;
   setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
