@@ -30,6 +30,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -475,6 +476,7 @@ class GatewayTest(harness.SharedMemberTestCase):
 
     def test_patroni_client(self):
         """Patroni 3.0.2's own etcd3 client (the calls its DCS makes) against the gateway."""
+        warnings.filterwarnings("ignore", category=DeprecationWarning)  # python-etcd's urllib3 use
         try:
             from patroni.dcs.etcd import DnsCachingResolver
             from patroni.dcs.etcd3 import Etcd3Client
