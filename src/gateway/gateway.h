@@ -2,7 +2,10 @@
 // POST /v3/<service>/<call> with a JSON body calls the gRPC method through
 // `channel` and answers JSON (ETCD-FACTS.md §3; docs/gateway.md).
 //
-//   Register(router, grpc::CreateChannel(...) or server->InProcessChannel({}));
+//   grpc::ChannelArguments args;
+//   args.SetMaxReceiveMessageSize(-1);  // etcd's gateway dials with MaxInt32: a big
+//                                       // Range answer must not hit gRPC's 4 MiB default
+//   Register(router, server->InProcessChannel(args));
 //
 // Routes: every KV, Watch (stream), Lease (keepalive stream, /v3/kv/lease/*
 // aliases), Cluster, Maintenance (snapshot stream), Auth, Lock and Election

@@ -44,6 +44,10 @@ class FakeKV final : public etcdserverpb::KV::Service {
       int code = std::atoi(key.substr(4, colon - 4).c_str());
       return grpc::Status(static_cast<grpc::StatusCode>(code), key.substr(colon + 1));
     }
+    if (key == "big") {  // larger than gRPC's default 4 MiB receive limit
+      resp->add_kvs()->set_value(std::string(5 << 20, 'x'));
+      return grpc::Status::OK;
+    }
     if (key == "slow") {
       WaitUntilCancelled(ctx);
       seen_->Cancelled();
@@ -264,8 +268,10 @@ FakeServer::~FakeServer() {
   server_->Shutdown(std::chrono::system_clock::now());
 }
 
-std::shared_ptr<grpc::Channel> FakeServer::Channel() {
-  return server_->InProcessChannel(grpc::ChannelArguments());
+std::shared_ptr<grpc::Channel> FakeServer::Channel(bool default_limits) {
+  grpc::ChannelArguments args;
+  if (!default_limits) args.SetMaxReceiveMessageSize(-1);  // as gateway.h asks
+  return server_->InProcessChannel(args);
 }
 
 void FakeWriter::Send(int s, http::Headers h, std::string b) {

@@ -40,7 +40,8 @@ struct Seen {
 // Maintenance services (no Auth, Lock or Election: those answer Unimplemented).
 //
 // KV.Range: key "err:<code>:<message>" fails with that status; key "slow"
-//   blocks until cancelled; otherwise answers a fixed response (see tests).
+//   blocks until cancelled; key "big" answers a 5 MiB value; otherwise answers
+//   a fixed response (see tests).
 // Watch: answers each create_request with created=true; key "ev" also gets a
 //   PUT and a DELETE event; key "fail" fails the stream after the created
 //   response; key "fail-early" fails before answering. After the client's
@@ -52,7 +53,8 @@ class FakeServer {
  public:
   FakeServer();
   ~FakeServer();
-  std::shared_ptr<grpc::Channel> Channel();
+  // The gateway's channel; `default_limits` keeps gRPC's 4 MiB receive limit.
+  std::shared_ptr<grpc::Channel> Channel(bool default_limits = false);
   Seen& seen() { return *seen_; }
 
  private:

@@ -168,7 +168,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   auto* router = new etcdpp::http::Router();  // lives until exit
-  auto channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(-1);  // as the server's own gateway channel must be
+  auto channel = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
   etcdpp::gateway::Register(*router, channel);
   router->Handle("/version",
                  [channel](const etcdpp::http::Request&, etcdpp::http::ResponseWriter& w) {
