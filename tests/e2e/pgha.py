@@ -226,6 +226,19 @@ class PatroniNode:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
+    def stop(self, timeout=60):
+        """SIGTERM to Patroni (it shuts PostgreSQL down and, as primary, deletes its leader
+        key); kill -9 of whatever is left after `timeout` seconds. Returns Patroni's exit code."""
+        rc = None
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                rc = self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        self.kill9()
+        return rc
+
     def kill9(self, timeout=30):
         """kill -9 of Patroni and every PostgreSQL process of this node (a crash of the node).
         Patroni goes first so that it cannot restart PostgreSQL meanwhile."""

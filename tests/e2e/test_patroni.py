@@ -4,7 +4,8 @@ under /v3) runs real PostgreSQL 15 against a 3-member cluster of the server unde
 
 - bootstrap: one Patroni node initialises a primary; its leader key `/service/<scope>/leader`
   holds the node name, is attached to a lease that Patroni keeps alive (the key outlives the
-  lease TTL, and the lease's remaining TTL goes back up), and `patronictl list` shows the Leader.
+  lease TTL with the same lease, and the lease never runs out), `patronictl list` shows the
+  Leader; a clean stop (SIGTERM) of Patroni deletes the leader key.
 - failover: primary + replica (pg_basebackup, streaming); after kill -9 of the primary's Patroni
   and all its PostgreSQL processes the lease expires, the leader key goes away, and the replica
   takes the leader key and is promoted (patronictl, the leader key, pg_is_in_recovery(), data
@@ -192,6 +193,11 @@ class PatroniTest(harness.MemberTestCase):
         r = a.psql("create table boot(x int); insert into boot values (1); select count(*) "
                    "from boot")
         self.assertEqual((r.rc, r.out.strip()), (0, "1"), r)
+
+        # A clean stop of the primary releases the leader key at once (a txn: compare the key's
+        # mod revision, delete it), without waiting for the lease to expire.
+        self.assertEqual(a.stop(), 0, a.log_tail())
+        self.assertEqual(self.get_key("/service/%s/leader" % scope), (None, None))
 
     def test_failover_after_kill9_of_the_primary(self):
         scope = "e2e-fail-%d" % os.getpid()
