@@ -245,3 +245,16 @@ def _shape(v):
     if isinstance(v, list):
         return [_shape(x) for x in v[:1]]
     return type(v).__name__
+
+
+def dump_jsonl(proxies, path):
+    """Every exchange as one JSON line (bodies as UTF-8 text with replacement), for diffing
+    what two servers answered to the same client."""
+    with open(path, "w") as f:
+        for p in proxies:
+            for x in p.exchanges():
+                rec = dict(x)
+                for k in ("body", "response"):
+                    rec[k] = x[k].decode("utf-8", errors="replace")
+                rec["proxy_port"] = p.port
+                f.write(json.dumps(rec, sort_keys=True) + "\n")

@@ -11,7 +11,8 @@ document, reads a missing `TTL` in a keepalive result as an expired lease (-1), 
 `deleted`/`succeeded`/`kvs` as 0/false/empty, and uses the /v3/kv/lease/{revoke,timetolive}
 aliases.
 E2E_ETCD3GW_CAPTURE=<file>: the client talks through a logging proxy (httpcapture.py) and a
-summary of every HTTP request is written to <file> at the end.
+summary of every HTTP request is written to <file> at the end, every exchange as JSON lines
+to <file>.jsonl.
 """
 
 import json
@@ -54,6 +55,7 @@ class Etcd3gwTest(harness.SharedMemberTestCase):
             cls.proxy.close()
             with open(CAPTURE, "w") as f:
                 f.write(httpcapture.summarize([cls.proxy], limit=600) + "\n")
+            httpcapture.dump_jsonl([cls.proxy], CAPTURE + ".jsonl")
             sys.stderr.write("e2e: etcd3gw's HTTP requests written to %s\n" % CAPTURE)
         super().tearDownClass()
 

@@ -15,7 +15,7 @@ Timings: ttl 10, loop_wait 1, retry_timeout 4 (pgha.py). Skipped only when Patro
 PostgreSQL 15 is not installed (scripts/build.sh installs them).
 E2E_PATRONI_CAPTURE=<file>: Patroni talks to the members through logging proxies
 (httpcapture.py, `use_proxies: true`) and a summary of every HTTP request it made is written to
-<file> at the end.
+<file> at the end, every exchange as JSON lines to <file>.jsonl.
 """
 
 import json
@@ -60,6 +60,7 @@ class PatroniTest(harness.MemberTestCase):
         if CAPTURE and cls.proxies:
             with open(CAPTURE, "w") as f:
                 f.write(httpcapture.summarize(cls.proxies, limit=600) + "\n")
+            httpcapture.dump_jsonl(cls.proxies, CAPTURE + ".jsonl")
             sys.stderr.write("e2e: Patroni's HTTP requests written to %s\n" % CAPTURE)
         cls.proxies = []
         cls.etcd.cleanup()
@@ -210,7 +211,7 @@ class PatroniTest(harness.MemberTestCase):
         self.assertEqual(r.rc, 0, r)
         self.wait_sql(b, "select count(*) from t", "100")
         self.wait_sql(b, "select pg_is_in_recovery()", "t")
-        rows = self.wait_patronictl(
+        self.wait_patronictl(
             b, lambda rows: rows.get("a", {}).get("Role") == "Leader" and
             rows.get("b", {}).get("Role") == "Replica" and
             rows.get("b", {}).get("State") in ("running", "streaming"),
@@ -232,6 +233,8 @@ class PatroniTest(harness.MemberTestCase):
         rows = self.wait_patronictl(
             b, lambda rows: rows.get("b", {}).get("Role") == "Leader" and
             rows.get("b", {}).get("State") == "running", "b Leader")
+        # a's member key was on the expired lease too: a is no longer listed.
+        self.assertNotIn("a", rows)
         # The old lease is gone: etcd reports a revoked/expired lease with ttl -1.
         remaining, _ = self.lease_ttl(old_lease)
         self.assertEqual(remaining, -1)
