@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -47,11 +48,26 @@ class PatroniTest(harness.MemberTestCase):
         cls.proxies = []
         try:
             cls.etcd.start()
+            cls._check_version_endpoint()
             if CAPTURE:
                 cls.proxies = [httpcapture.CaptureProxy(m.client_port) for m in cls.etcd.members]
         except BaseException:
             cls._teardown_etcd()
             raise
+
+    @classmethod
+    def _check_version_endpoint(cls):
+        """Fails at once (instead of Patroni waiting on etcd for minutes) when the server does
+        not answer GET /version as Patroni needs it: JSON with dotted-integer versions."""
+        url = cls.etcd.members[0].client_url + "/version"
+        try:
+            with urllib.request.urlopen(url, timeout=10) as r:
+                v = json.loads(r.read())
+            for k in ("etcdserver", "etcdcluster"):
+                tuple(int(x) for x in v[k].split("."))
+        except Exception as e:
+            raise AssertionError("GET %s does not give what Patroni needs (JSON with numeric "
+                                 "etcdserver and etcdcluster): %r" % (url, e))
 
     @classmethod
     def _teardown_etcd(cls):
