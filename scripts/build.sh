@@ -11,7 +11,8 @@ ROOT=$(pwd)
 PKGS=(build-essential cmake ninja-build pkg-config ccache git
       protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev libgrpc-dev libabsl-dev
       liblmdb-dev libspdlog-dev libfmt-dev libyaml-cpp-dev libssl-dev libgtest-dev libgmock-dev
-      etcd-client python3 python3-etcd3 clang-format procps)
+      etcd-client python3 python3-etcd3 clang-format procps
+      patroni postgresql-15 python3-etcd3gw)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

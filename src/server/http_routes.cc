@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "gateway/gateway.h"
 #include "server/server.h"
 
 namespace etcdpp::server {
@@ -23,9 +24,11 @@ void RegisterClientRoutes(http::Router& r, EtcdServer* s, std::shared_ptr<grpc::
   RegisterMetricsRoutes(r, s);
   RegisterPeerRoutes(r, s);  // /version (etcd's HandleBasic)
   if (s->config().enable_grpc_gateway) {
-    // merge: the JSON gateway registers /v3/ (and /v3beta/) here, calling
-    // the services through `channel`.
-    (void)channel;
+    // The JSON gateway (/v3/, /v3beta/) calls the member's own services
+    // through the in-process channel, so it behaves exactly like gRPC.
+    gateway::Options opts;
+    opts.cors_origins = s->config().cors;
+    gateway::Register(r, std::move(channel), std::move(opts));
   }
 }
 
