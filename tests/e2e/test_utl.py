@@ -134,6 +134,13 @@ class UtlTest(cluster.ClusterTestCase):
                     "--initial-advertise-peer-urls", m.adv_peer_url)
             self.assertEqual(r.rc, 0, r)
             self.assertIn("restored snapshot", r.err)
+        # The same logical history everywhere: etcdpp-utl hashkv (Maintenance.HashKV's hash).
+        h0 = utl("hashkv", src.data_dir, "-w", "json")
+        self.assertEqual(h0.rc, 0, h0)
+        for m in c.members:
+            h = utl("hashkv", m.data_dir, "-w", "json")
+            self.assertEqual(h.rc, 0, h)
+            self.assertEqual(json.loads(h.stdout), json.loads(h0.stdout))
         c.start()
         for m in c.members:
             got = all_kvs(m)

@@ -1,7 +1,9 @@
 // etcdpp-utl: the offline tool (etcdutl's commands, flags, output formats and
 // error texts; docs/etcdpp-utl.md).
+#include <sys/stat.h>
 #include <time.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -9,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "mvcc/store.h"
 #include "server/ids.h"
 #include "server/version.h"
 #include "tools/utl/defrag.h"
@@ -51,6 +54,7 @@ Usage:
 
 Available Commands:
   defrag      Defragments the storage of the etcd
+  hashkv      Prints the KV history hash of a given file
   help        Help about any command
   snapshot    Manages etcd node snapshots
   version     Prints the version of etcdutl
@@ -65,6 +69,7 @@ snapshot restore <filename> --data-dir {output dir} [--wal-dir --name --initial-
     --initial-memory-map-size --bump-revision N --mark-compacted]
     <filename> may be an etcdpp snapshot or an etcd (bbolt) snapshot: the latter is imported.
 defrag --data-dir <dir>
+hashkv <member/snap/db dir or data dir> [--rev N]
 )";
 
 // cobra/pflag-style parsing: --name=value, --name value, -w value, boolean
@@ -265,6 +270,30 @@ int Defrag(const std::vector<std::string>& argv) {
   return 0;
 }
 
+// etcdutl hashkv <db>: the KV history hash (Maintenance.HashKV's) of a
+// stopped member's store; <db> is its member/snap/db directory or the data dir.
+int HashKV(const std::vector<std::string>& argv) {
+  Parsed p = ParseFlags(argv, WithGlobal({{"rev", {false, "0"}}}));
+  if (p.args.size() != 1) {
+    ExitWithError(kExitError, "accepts 1 arg(s), received " + std::to_string(p.args.size()));
+  }
+  const std::string& fmt = p.values["write-out"];
+  std::string dir = p.args[0];
+  struct stat st {};
+  if (::stat((dir + "/member/snap/db/data.mdb").c_str(), &st) == 0) dir += "/member/snap/db";
+  if (::stat((dir + "/data.mdb").c_str(), &st) != 0) {
+    ExitWithError(kExitError, "open " + p.args[0] + ": no etcdpp store found");
+  }
+  auto store = etcdpp::mvcc::Store::Open(dir);
+  if (!store.ok()) ExitWithError(kExitError, store.status().message());
+  auto h = (*store)->HashKV(static_cast<int64_t>(ParseUint("rev", p.values["rev"])));
+  if (!h.ok()) ExitWithError(kExitError, h.status().message());
+  auto out = utl::FormatHashKV({h->hash, h->hash_rev, h->compact_rev}, fmt);
+  if (!out.ok()) ExitWithError(kExitBadFeature, out.status().message());
+  std::fputs(out->c_str(), stdout);
+  return 0;
+}
+
 int Version() {
   std::string api = etcdpp::server::kEtcdVersion;
   api = api.substr(0, api.rfind('.'));  // "3.6.14" -> "3.6"
@@ -305,5 +334,6 @@ int main(int argc, char** argv) {
   if (cmd == "snapshot") return Snapshot(rest);
   if (cmd == "defrag") return Defrag(rest);
   if (cmd == "version") return Version();
+  if (cmd == "hashkv") return HashKV(rest);
   ExitWithError(kExitError, "unknown command \"" + cmd + "\" for \"etcdpp-utl\"");
 }

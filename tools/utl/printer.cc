@@ -85,28 +85,48 @@ std::string HumanizeBytes(uint64_t n) {
   return buf;
 }
 
-Result<std::string> FormatDbStatus(const DbStatus& ds, const std::string& format) {
-  const std::vector<std::string> hdr = {"hash", "revision", "total keys", "total size", "version"};
-  const std::vector<std::string> row = {
-      Hex(ds.hash), std::to_string(ds.revision), std::to_string(ds.total_key),
-      HumanizeBytes(static_cast<uint64_t>(ds.total_size)), ds.version};
+namespace {
+
+Result<std::string> Format(const std::vector<std::string>& hdr, const std::vector<std::string>& row,
+                           const std::string& json, const std::string& format) {
   if (format == "simple") {
     std::string out;
-    for (size_t i = 0; i < row.size(); i++)
-      out += (i ? ", " : "") + row[i];
-    return out + "\n";
+    for (size_t i = 0; i < row.size(); i++) {
+      if (i) out.append(", ");
+      out.append(row[i]);
+    }
+    out.push_back('\n');
+    return out;
   }
-  if (format == "json") {
-    return "{\"hash\":" + std::to_string(ds.hash) + ",\"revision\":" + std::to_string(ds.revision) +
-           ",\"totalKey\":" + std::to_string(ds.total_key) +
-           ",\"totalSize\":" + std::to_string(ds.total_size) +
-           ",\"version\":" + JsonString(ds.version) + "}\n";
-  }
+  if (format == "json") return json + "\n";
   if (format == "table") return Table(hdr, row);
   if (format == "fields" || format == "protobuf") {
     return Status::InvalidArgument(format + " not supported as output format");
   }
   return Status::InvalidArgument("unsupported output format");
+}
+
+}  // namespace
+
+Result<std::string> FormatHashKV(const HashKVStatus& h, const std::string& format) {
+  return Format(
+      {"hash", "hash revision", "compact revision"},
+      {std::to_string(h.hash), std::to_string(h.hash_revision), std::to_string(h.compact_revision)},
+      "{\"hash\":" + std::to_string(h.hash) +
+          ",\"hashRevision\":" + std::to_string(h.hash_revision) +
+          ",\"compactRevision\":" + std::to_string(h.compact_revision) + "}",
+      format);
+}
+
+Result<std::string> FormatDbStatus(const DbStatus& ds, const std::string& format) {
+  return Format({"hash", "revision", "total keys", "total size", "version"},
+                {Hex(ds.hash), std::to_string(ds.revision), std::to_string(ds.total_key),
+                 HumanizeBytes(static_cast<uint64_t>(ds.total_size)), ds.version},
+                "{\"hash\":" + std::to_string(ds.hash) + ",\"revision\":" +
+                    std::to_string(ds.revision) + ",\"totalKey\":" + std::to_string(ds.total_key) +
+                    ",\"totalSize\":" + std::to_string(ds.total_size) +
+                    ",\"version\":" + JsonString(ds.version) + "}",
+                format);
 }
 
 }  // namespace etcdpp::utl

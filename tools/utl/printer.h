@@ -17,4 +17,12 @@ std::string HumanizeBytes(uint64_t n);
 // are not supported for this command either).
 Result<std::string> FormatDbStatus(const DbStatus& ds, const std::string& format);
 
+// etcdutl hashkv's HashKV.
+struct HashKVStatus {
+  uint32_t hash = 0;
+  int64_t hash_revision = 0;
+  int64_t compact_revision = 0;
+};
+Result<std::string> FormatHashKV(const HashKVStatus& h, const std::string& format);
+
 }  // namespace etcdpp::utl

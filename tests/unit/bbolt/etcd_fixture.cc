@@ -110,14 +110,22 @@ class Generator {
     const std::string cu = "http://127.0.0.1:" + std::to_string(client_port_);
     const std::string pu = "http://127.0.0.1:" + std::to_string(peer);
     std::vector<std::string> args = {kEtcd,
-                                      "--name", "e1",
-                                      "--data-dir", dir_ + "/data",
-                                      "--listen-client-urls", cu,
-                                      "--advertise-client-urls", cu,
-                                      "--listen-peer-urls", pu,
-                                      "--initial-advertise-peer-urls", pu,
-                                      "--initial-cluster", "e1=" + pu,
-                                      "--logger", "zap"};
+                                     "--name",
+                                     "e1",
+                                     "--data-dir",
+                                     dir_ + "/data",
+                                     "--listen-client-urls",
+                                     cu,
+                                     "--advertise-client-urls",
+                                     cu,
+                                     "--listen-peer-urls",
+                                     pu,
+                                     "--initial-advertise-peer-urls",
+                                     pu,
+                                     "--initial-cluster",
+                                     "e1=" + pu,
+                                     "--logger",
+                                     "zap"};
     pid_ = fork();
     if (pid_ == 0) {
       prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the test
@@ -177,12 +185,13 @@ class Generator {
   }
 
   bool MakeHistory() {
-    // 6 txns of 150 puts each: ~900 rows in `key`, several leaf pages under a branch.
-    for (int t = 0; t < 6; t++) {
+    // 8 txns of 120 puts each (etcd's --max-txn-ops is 128): ~960 rows in
+    // `key`, many leaf pages under a branch page.
+    for (int t = 0; t < 8; t++) {
       std::string ops = "\n";
-      for (int i = 0; i < 150; i++) {
+      for (int i = 0; i < 120; i++) {
         char k[32];
-        std::snprintf(k, sizeof(k), "k%04d", t * 150 + i);
+        std::snprintf(k, sizeof(k), "k%04d", t * 120 + i);
         ops += std::string("put ") + k + " value-" + std::to_string(t) + "-" + std::to_string(i) +
                "\n";
       }

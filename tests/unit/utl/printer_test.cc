@@ -27,8 +27,22 @@ TEST(Printer, FormatDbStatus_allFormats) {
             "+----------+----------+------------+------------+---------+\n"
             "| 1f0afe53 |        6 |         10 |      20 kB |   3.6.0 |\n"
             "+----------+----------+------------+------------+---------+\n");
-  EXPECT_EQ(FormatDbStatus(ds, "fields").status().message(), "fields not supported as output format");
+  EXPECT_EQ(FormatDbStatus(ds, "fields").status().message(),
+            "fields not supported as output format");
   EXPECT_FALSE(FormatDbStatus(ds, "xml").ok());
+}
+
+TEST(Printer, FormatHashKV_allFormats) {
+  HashKVStatus h{3014599718u, 12, 5};
+  EXPECT_EQ(*FormatHashKV(h, "simple"), "3014599718, 12, 5\n");
+  EXPECT_EQ(*FormatHashKV(h, "json"),
+            "{\"hash\":3014599718,\"hashRevision\":12,\"compactRevision\":5}\n");
+  EXPECT_EQ(*FormatHashKV(h, "table"),
+            "+------------+---------------+------------------+\n"
+            "|    HASH    | HASH REVISION | COMPACT REVISION |\n"
+            "+------------+---------------+------------------+\n"
+            "| 3014599718 |            12 |                5 |\n"
+            "+------------+---------------+------------------+\n");
 }
 
 }  // namespace
