@@ -38,6 +38,42 @@ TEST_F(EtcdBackendTest, Buckets_areEtcds) {
   EXPECT_EQ(EtcdAuthBuckets(*db_), (std::vector<std::string>{"auth", "authRoles", "authUsers"}));
 }
 
+// The generated file exercises every page kind the reader handles.
+TEST_F(EtcdBackendTest, File_hasBranchOverflowAndInlinePages) {
+  const std::string_view data = file_->data();
+  const uint64_t ps = db_->meta().page_size;
+  auto le64 = [&](size_t off) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+      v = (v << 8) | static_cast<unsigned char>(data[off + i]);
+    return v;
+  };
+  auto flags_of = [&](uint64_t pgid) {
+    return static_cast<unsigned char>(data[pgid * ps + 8]) |
+           (static_cast<unsigned char>(data[pgid * ps + 9]) << 8);
+  };
+  uint64_t key_root = 0;
+  int inline_buckets = 0;
+  ASSERT_TRUE(db_->ForEachRoot([&](std::string_view k, std::string_view v, bool is_bucket) {
+                   if (!is_bucket) return Status::OK();
+                   if (k == "key") key_root = le64(v.data() - data.data());
+                   if (le64(v.data() - data.data()) == 0) inline_buckets++;
+                   return Status::OK();
+                 })
+                  .ok());
+  ASSERT_NE(key_root, 0u);
+  EXPECT_EQ(flags_of(key_root), 0x01) << "the key bucket's root is a branch page";
+  EXPECT_GT(inline_buckets, 0);
+  bool overflow = false;
+  for (uint64_t p = 2; p < db_->meta().pgid; p++) {
+    if (flags_of(p) == 0x02 && le64(p * ps) == p &&
+        (le64(p * ps + 8) >> 32) > 0) {
+      overflow = true;
+    }
+  }
+  EXPECT_TRUE(overflow) << "a leaf page with overflow pages (the 200 KB value)";
+}
+
 TEST_F(EtcdBackendTest, Meta_membersAndLeases) {
   const auto& s = etcdpp::testing::GetEtcdSnapshot();
   auto meta = ReadEtcdMeta(*db_);

@@ -202,6 +202,18 @@ TEST_F(RestoreTest, Restore_badInputsFailWithEtcdutlTextsAndLeaveNothing) {
   }
 }
 
+TEST_F(RestoreTest, Restore_walDirElsewhere) {
+  auto c = Config("m0");
+  c.wal_dir = dir_.path() + "/wals/m0";
+  auto r = Restore(c);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(wal::Wal::Exists(c.wal_dir));
+  EXPECT_FALSE(std::filesystem::exists(c.data_dir + "/member/wal"));
+  auto again = Config("m1");
+  again.wal_dir = c.wal_dir;
+  EXPECT_EQ(Restore(again).status().message(), "wal-dir \"" + c.wal_dir + "\" exists");
+}
+
 TEST_F(RestoreTest, Restore_bumpRevisionMarksEverythingBeforeCompacted) {
   auto c = Config("m2");
   c.bump_revision = 1000;
