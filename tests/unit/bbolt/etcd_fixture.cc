@@ -84,7 +84,15 @@ class Generator {
     if (mkdtemp(tmpl) == nullptr) return Fail("mkdtemp");
     dir_ = tmpl;
     s_->path = dir_ + "/etcd-snapshot.db";
-    if (!StartEtcd()) return false;
+    // Ports come from bind-to-0-and-release: another process may take one
+    // meanwhile, so a failed start is retried with new ports.
+    bool started = false;
+    for (int attempt = 0; attempt < 3 && !started; attempt++) {
+      std::error_code ec;
+      std::filesystem::remove_all(dir_ + "/data", ec);
+      started = StartEtcd();
+    }
+    if (!started) return false;
     if (!MakeHistory()) return false;
     if (Ctl("snapshot save " + s_->path).rc != 0) return Fail("snapshot save");
     return Record();
@@ -150,6 +158,7 @@ class Generator {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));  // polling interval
     }
+    StopEtcd();
     return Fail("etcd did not become healthy");
   }
 
