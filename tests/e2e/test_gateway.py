@@ -25,6 +25,7 @@ import http.client
 import subprocess
 import json
 import os
+import unittest
 import sys
 import threading
 import time
@@ -559,6 +560,9 @@ class GatewayTest(harness.SharedMemberTestCase):
         self.assertEqual(event["kv"]["value"], b"w")
 
 
+# etcdpp has no Auth service yet: issue 9 (auth/TLS/quotas) brings it. The
+# test stays in the file so that it runs the day the service exists.
+@unittest.skipIf(harness.is_etcdpp(), "etcdpp: Auth service not implemented yet (issue 9)")
 class GatewayAuthTest(harness.MemberTestCase):
     """Tokens through the Authorization header (Patroni's way) on a member of its own."""
 
