@@ -215,6 +215,11 @@ void Listeners::ShutdownPeers() {
   }
 }
 
+void Listeners::SetServing(bool serving) {
+  if (!grpc_) return;
+  if (auto* hc = grpc_->GetHealthCheckService()) hc->SetServingStatus("", serving);
+}
+
 Listeners::~Listeners() {
   Shutdown();
   ShutdownPeers();

@@ -35,6 +35,9 @@ class Listeners {
   void Shutdown();
   // Stops the peer server (after the raft loop has stopped).
   void ShutdownPeers();
+  // grpc.health.v1 status of service "" on the client port (etcd reports
+  // NOT_SERVING during a defrag with the StopGRPCServiceOnDefrag gate).
+  void SetServing(bool serving);
 
   const std::vector<std::string>& ClientAddresses() const { return client_addrs_; }
   const std::vector<std::string>& PeerAddresses() const { return peer_addrs_; }
