@@ -1217,6 +1217,17 @@ Result<HashKVResult> StoreImpl::HashKV(int64_t rev) {
   if (rev <= 0) rev = cur;
   if (rev < compact) return Status::OutOfRange(kErrCompacted);
   Reader r(txn.get(), dbs_);
+  // Rows at or below the compact revision count only if they are a key's
+  // live version at `rev` (etcd: kvindex.Keep(rev)). With no key live at rev
+  // etcd hashes whatever physical compaction left, i.e. the versions live at
+  // the compact revision: use that set, whether or not compaction has run.
+  bool any_live = false;
+  ETCDPP_RETURN_IF_ERROR(
+      r.Scan(std::string_view("\0", 1), std::string_view("\0", 1), rev, [&](const ScanItem&) {
+        any_live = true;
+        return false;
+      }));
+  const int64_t keep_at = any_live ? rev : compact;
   // etcd seeds the CRC with the bucket's name: same value for the same history.
   uint32_t crc = crc32c::Value("key");
   lmdb::Cursor c;
@@ -1237,7 +1248,7 @@ Result<HashKVResult> StoreImpl::HashKV(int64_t rev) {
       std::string ik;
       bool exists = false;
       ETCDPP_RETURN_IF_ERROR(r.ResolveIndexKey(kv.key(), &ik, &exists));
-      auto e = r.EntryAt(ik, compact);
+      auto e = r.EntryAt(ik, keep_at);
       if (!e.ok()) return e.status();
       keep = e->has_value() && !(*e)->tombstone && (*e)->rev == rv;
     }

@@ -205,12 +205,15 @@ class Store {
   // compaction is resumed from the start (it is idempotent).
   virtual Result<bool> CompactionStep() = 0;
 
-  // CRC32C over the logical content of revisions <= rev that compaction keeps
-  // (etcd's HashKV); rev 0 = current. Equal on any two stores with the same
-  // history, independent of LMDB page layout. Bit-for-bit etcd's value for the
-  // same history: the CRC starts with the table name "key", then every kept
-  // row's revision key and serialized KeyValue in revision order. Errors:
-  // kErrFutureRev (rev > current), kErrCompacted (rev < compacted).
+  // etcd's HashKV: CRC32C over the revisions <= rev, where a revision at or
+  // below the compact revision counts only if it is its key's live version at
+  // rev (etcd kvindex.Keep(rev); at the compact revision if no key is live at
+  // rev); rev 0 = current. Equal on any two stores with the same history,
+  // independent of LMDB page layout and of physical compaction progress.
+  // Bit-for-bit etcd's value for the same history: the CRC starts with the
+  // table name "key", then every counted row's revision key and serialized
+  // KeyValue in revision order. Errors: kErrFutureRev (rev > current),
+  // kErrCompacted (rev < compacted; == is allowed, as etcd 3.6).
   virtual Result<HashKVResult> HashKV(int64_t rev) = 0;
   // etcd's Maintenance.Hash: CRC32C over every table (by name order: the
   // name, then each row's key and value), except meta's consistent index and

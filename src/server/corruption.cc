@@ -203,7 +203,8 @@ CompactJudgement JudgeCompact(uint64_t leader_id, const mvcc::HashKVResult& lead
   for (const auto& [hash, ids] : by_hash) {
     std::string list;
     for (uint64_t id : ids) {
-      list += (list.empty() ? "" : ",") + Hex(id);
+      if (!list.empty()) list.push_back(',');
+      list.append(Hex(id));
       if (quorum_exists) j.corrupt.push_back(id);
     }
     LOG_ERROR("Detected compaction hash mismatch", {"leader-id", Hex(leader_id)},

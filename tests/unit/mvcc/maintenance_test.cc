@@ -110,6 +110,32 @@ TEST_F(MaintenanceTest, HashKV_emptyStore_isCrcOfTableName) {
   EXPECT_EQ(h.hash_rev, 1);
 }
 
+// Values produced by etcd 3.4 for the same requests (tests/e2e/test_maintenance.py
+// asserts them against the real server too).
+TEST_F(MaintenanceTest, HashKV_bitForBitEtcd) {
+  Put(store_.get(), "a", "1");  // rev 2
+  Put(store_.get(), "b", "2");  // rev 3
+  Put(store_.get(), "a", "3");  // rev 4
+  Del(store_.get(), "b", "");   // rev 5
+  Put(store_.get(), "c", "4");  // rev 6
+  EXPECT_EQ(HashKV(store_.get(), 1).hash, 1084519789u);
+  EXPECT_EQ(HashKV(store_.get(), 2).hash, 2587454935u);
+  EXPECT_EQ(HashKV(store_.get(), 3).hash, 1827592406u);
+  EXPECT_EQ(HashKV(store_.get(), 4).hash, 2069675932u);
+  EXPECT_EQ(HashKV(store_.get(), 5).hash, 1125682900u);
+  EXPECT_EQ(HashKV(store_.get(), 6).hash, 2750537463u);
+  // After compacting to 4: b@3 is no longer live at 5 (deleted there) and
+  // does not count, whether or not the compaction has physically run.
+  Compact(store_.get(), 4, /*physical=*/false);
+  EXPECT_EQ(HashKV(store_.get(), 5).hash, 1468967122u);
+  EXPECT_EQ(HashKV(store_.get(), 6).hash, 2450235489u);
+  ASSERT_TRUE(store_->RunCompaction().ok());
+  EXPECT_EQ(HashKV(store_.get(), 5).hash, 1468967122u);
+  EXPECT_EQ(HashKV(store_.get(), 6).hash, 2450235489u);
+  Compact(store_.get(), 5, /*physical=*/true);
+  EXPECT_EQ(HashKV(store_.get(), 6).hash, 168415639u);
+}
+
 TEST_F(MaintenanceTest, Hash_ignoresConsistentIndex_seesData) {
   TempDir other_dir;
   auto other = Store::Open(other_dir.path() + "/db");
