@@ -414,9 +414,77 @@ class ClusterMaintenanceTest(cluster.ClusterTestCase):
             self.assertEqual(c.etcdctl_retry(i, "put", "small", "x%d" % i).rc, 0)
 
 
-@harness.skip_unless_etcdpp("corrupts an LMDB store with tests/e2e/corrupt_store")
+def corrupt_store_binary():
+    return os.environ.get("E2E_CORRUPT_STORE") or os.path.join(harness.REPO, "build", "bin",
+                                                                  "e2e_corrupt_store")
+
+
+@harness.skip_unless_etcdpp("corrupts an LMDB store with tests/e2e/corrupt_store.cc")
 class CorruptionCheckTest(cluster.ClusterTestCase):
-    pass
+    """A follower's store is damaged while it is stopped (tests/e2e/corrupt_store.cc changes the
+    newest value in place); the corruption checks must notice."""
+
+    def corrupt_follower(self, c):
+        for i in range(20):
+            r = c.etcdctl_retry(i % 3, "put", "ck/%02d" % i, "value-%d" % i)
+            self.assertEqual(r.rc, 0, r)
+        deadline = time.monotonic() + 60
+        while len({current_rev(c.members[i]) for i in range(3)}) != 1:
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.1)  # polling interval
+        leader = c.wait_leader()
+        victim = (leader + 1) % 3
+        c.stop(victim)
+        import subprocess
+        out = subprocess.run([corrupt_store_binary(), c.members[victim].data_dir],
+                             capture_output=True, text=True, timeout=60)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        return victim
+
+    def wait_corrupt_alarm(self, c, via, victim_id, timeout=60):
+        deadline = time.monotonic() + timeout
+        while True:
+            got = alarm(c.members[via], GET)
+            if (victim_id, CORRUPT) in got:
+                return got
+            self.assertLess(time.monotonic(), deadline, "no CORRUPT alarm: %r" % got)
+            time.sleep(0.2)  # polling interval
+
+    def test_initial_check_refuses_start_then_compact_check_raises_corrupt(self):
+        c = self.new_cluster(3, extra_flags=[
+            "--feature-gates=InitialCorruptCheck=true,CompactHashCheck=true",
+            "--compact-hash-check-time=1s"])
+        c.learn_ids()
+        victim = self.corrupt_follower(c)
+        m = c.members[victim]
+        # The initial check compares with the peers before raft starts: the start fails.
+        c.spawn(victim)
+        rc = m.proc.wait(120)
+        self.assertNotEqual(rc, 0)
+        m._reap()
+        self.assertIn("found data inconsistency with peers", m.server_output())
+        # Started without the initial check, it joins; the leader's compact hash check finds it.
+        m.extra_args = ["--feature-gates=CompactHashCheck=true", "--compact-hash-check-time=1s"]
+        c.restart(victim)
+        leader = c.wait_leader()
+        rev = current_rev(c.members[leader])
+        self.assertEqual(c.etcdctl_retry(leader, "compaction", rev).rc, 0)
+        self.wait_corrupt_alarm(c, leader, m.member_id)
+        self.assertIn("Detected compaction hash mismatch", c.members[leader].log_text())
+        r = c.etcdctl(leader, "put", "after", "x")
+        self.assertIn("etcdserver: corrupt cluster", r.err)
+
+    def test_periodic_check_raises_corrupt(self):
+        c = self.new_cluster(3, extra_flags=["--corrupt-check-time=1s"])
+        c.learn_ids()
+        victim = self.corrupt_follower(c)
+        c.restart(victim)
+        leader = c.wait_leader()
+        self.wait_corrupt_alarm(c, leader, c.members[victim].member_id)
+        self.assertIn("same compact revision then hashes must match",
+                      c.members[leader].log_text())
+        r = c.etcdctl((victim + 1) % 3, "put", "after", "x")
+        self.assertIn("etcdserver: corrupt cluster", r.err)
 
 
 if __name__ == "__main__":
