@@ -106,6 +106,8 @@ class EtcdServer final : public peer::Handler {
   void Defragment(std::function<void(const Status&)> cb);
   // The effective --quota-backend-bytes (0 -> 2 GiB).
   int64_t QuotaBytes() const;
+  // Whether a Defragment is queued or running (etcd_disk_defrag_inflight).
+  bool DefragInProgress() const { return defrags_inflight_.load() > 0; }
   // Where temporary files of this member may go (<data-dir>/member/snap).
   const std::string& SnapDir() const { return snap_dir_; }
 
@@ -188,6 +190,7 @@ class EtcdServer final : public peer::Handler {
   std::unique_ptr<AlarmStore> alarm_store_;  // applier thread (and Init before it starts)
   bool alarms_changed_ = false;              // applier thread: republish after the commit
   std::unique_ptr<CorruptionChecker> corruption_;
+  std::atomic<int> defrags_inflight_{0};
   // Applier hooks for alarms and the quota; loads the alarm table.
   Status InitAlarms(mvcc::ReadTxn& txn);
   void PublishAlarms();

@@ -72,6 +72,7 @@ void EtcdServer::Defragment(std::function<void(const Status&)> cb) {
     listeners_->SetServing(false);
   }
   const auto start = std::chrono::steady_clock::now();
+  defrags_inflight_++;
   // On the applier thread between two batches: no write txn is open, and
   // entries committed meanwhile wait in the applier's queue (none is lost;
   // their clients wait for the copy, as etcd's do for bbolt's defrag).
@@ -107,6 +108,7 @@ void EtcdServer::Defragment(std::function<void(const Status&)> cb) {
     } else {
       LOG_WARN("failed to defragment", {"error", st.ToString()});
     }
+    defrags_inflight_--;
     cb(st);
   });
 }
