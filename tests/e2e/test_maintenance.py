@@ -199,6 +199,24 @@ class SingleMemberTest(harness.MemberTestCase):
         m.restart()
         self.assertEqual(m.etcdctl("get", "after", "--print-value-only").out.strip(), "defrag")
 
+    @harness.skip_unless_etcdpp("the StopGRPCServiceOnDefrag gate is new in etcd 3.6")
+    def test_defrag_with_stop_grpc_service_gate(self):
+        m = self.new_member(extra_args=["--feature-gates=StopGRPCServiceOnDefrag=true"])
+        self.put(m, "k", "v")
+        r = m.etcdctl("defrag")
+        self.assertEqual(r.rc, 0, r)
+        out = m.server_output()
+        not_serving = out.find('"status":"NOT_SERVING","reason":"defrag is active"')
+        self.assertGreaterEqual(not_serving, 0, out[-3000:])
+        self.assertGreater(out.find('"status":"SERVING"', not_serving), not_serving)
+        # Serving again afterwards (grpc.health.v1, service "").
+        import grpc
+        with grpc.insecure_channel(m.endpoint) as ch:
+            check = ch.unary_unary("/grpc.health.v1.Health/Check",
+                                   request_serializer=lambda x: x,
+                                   response_deserializer=lambda x: x)
+            self.assertEqual(decode(check(b"", timeout=30)), {1: [1]})  # SERVING
+
     def test_defrag_under_write_load_loses_nothing(self):
         m = self.new_member()
         w = cluster.Writer(m, prefix="load/")
