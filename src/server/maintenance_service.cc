@@ -31,7 +31,9 @@ constexpr size_t kSha256Bytes = 32;
 // time; gRPC threads only signal completions.
 class SnapshotReactor final : public grpc::ServerWriteReactor<etcdserverpb::SnapshotResponse> {
  public:
-  explicit SnapshotReactor(EtcdServer* s) : s_(s) {
+  SnapshotReactor(EtcdServer* s, std::shared_ptr<InFlight> inflight)
+      : s_(s), inflight_(std::move(inflight)) {
+    inflight_->Add();
     worker_ = std::thread([this] { Run(); });
   }
 
@@ -52,7 +54,11 @@ class SnapshotReactor final : public grpc::ServerWriteReactor<etcdserverpb::Snap
   }
 
  private:
-  void Run() { Finish(Stream()); }
+  void Run() {
+    auto inflight = inflight_;  // OnDone may delete this reactor once Finish is called
+    Finish(Stream());
+    inflight->Done();
+  }
 
   grpc::Status Stream() {
     static std::atomic<uint64_t> seq{0};
@@ -144,6 +150,7 @@ class SnapshotReactor final : public grpc::ServerWriteReactor<etcdserverpb::Snap
   }
 
   EtcdServer* s_;
+  std::shared_ptr<InFlight> inflight_;
   std::string path_;
   etcdserverpb::SnapshotResponse msg_;
   std::mutex mu_;
@@ -153,6 +160,18 @@ class SnapshotReactor final : public grpc::ServerWriteReactor<etcdserverpb::Snap
   bool cancelled_ = false;  // guarded by mu_
   std::thread worker_;
 };
+
+// Runs a full scan of the store (Hash, HashKV) off the gRPC threads, which
+// must never wait on disk. The thread's last act is Finish: the server's
+// shutdown waits for that, so the EtcdServer outlives the work.
+template <typename Fn>
+void Offload(const std::shared_ptr<InFlight>& inflight, Fn fn) {
+  inflight->Add();
+  std::thread([inflight, fn = std::move(fn)]() mutable {
+    fn();
+    inflight->Done();
+  }).detach();
+}
 
 void RemoveStaleSnapshotFiles(const std::string& dir) {
   DIR* d = ::opendir(dir.c_str());
@@ -239,7 +258,7 @@ grpc::ServerUnaryReactor* MaintenanceService::MoveLeader(grpc::CallbackServerCon
 
 grpc::ServerWriteReactor<etcdserverpb::SnapshotResponse>* MaintenanceService::Snapshot(
     grpc::CallbackServerContext*, const etcdserverpb::SnapshotRequest*) {
-  return new SnapshotReactor(s_);
+  return new SnapshotReactor(s_, inflight_);
 }
 
 grpc::ServerUnaryReactor* MaintenanceService::Defragment(grpc::CallbackServerContext* ctx,
@@ -262,15 +281,17 @@ grpc::ServerUnaryReactor* MaintenanceService::Hash(grpc::CallbackServerContext* 
                                                    const etcdserverpb::HashRequest*,
                                                    etcdserverpb::HashResponse* resp) {
   auto* reactor = ctx->DefaultReactor();
-  auto h = s_->store()->Hash();
-  if (!h.ok()) {
-    reactor->Finish(ToGrpcStatus(h.status()));
-    return reactor;
-  }
-  s_->FillHeader(resp->mutable_header());
-  resp->mutable_header()->set_revision(h->rev);
-  resp->set_hash(h->hash);
-  reactor->Finish(grpc::Status::OK);
+  Offload(inflight_, [s = s_, reactor, resp] {
+    auto h = s->store()->Hash();
+    if (!h.ok()) {
+      reactor->Finish(ToGrpcStatus(h.status()));
+      return;
+    }
+    s->FillHeader(resp->mutable_header());
+    resp->mutable_header()->set_revision(h->rev);
+    resp->set_hash(h->hash);
+    reactor->Finish(grpc::Status::OK);
+  });
   return reactor;
 }
 
@@ -278,19 +299,21 @@ grpc::ServerUnaryReactor* MaintenanceService::HashKV(grpc::CallbackServerContext
                                                      const etcdserverpb::HashKVRequest* req,
                                                      etcdserverpb::HashKVResponse* resp) {
   auto* reactor = ctx->DefaultReactor();
-  auto h = s_->store()->HashKV(req->revision());
-  if (!h.ok()) {
-    reactor->Finish(ToGrpcStatus(h.status()));
-    return reactor;
-  }
-  s_->FillHeader(resp->mutable_header());
-  // etcd: header.revision is the store's current revision; hash_revision
-  // the one hashed.
-  resp->mutable_header()->set_revision(s_->store()->CurrentRev());
-  resp->set_hash(h->hash);
-  resp->set_compact_revision(h->compact_rev);
-  resp->set_hash_revision(h->hash_rev);
-  reactor->Finish(grpc::Status::OK);
+  Offload(inflight_, [s = s_, reactor, rev = req->revision(), resp] {
+    auto h = s->store()->HashKV(rev);
+    if (!h.ok()) {
+      reactor->Finish(ToGrpcStatus(h.status()));
+      return;
+    }
+    s->FillHeader(resp->mutable_header());
+    // etcd: header.revision is the store's current revision; hash_revision
+    // the one hashed.
+    resp->mutable_header()->set_revision(s->store()->CurrentRev());
+    resp->set_hash(h->hash);
+    resp->set_compact_revision(h->compact_rev);
+    resp->set_hash_revision(h->hash_rev);
+    reactor->Finish(grpc::Status::OK);
+  });
   return reactor;
 }
 

@@ -3,6 +3,10 @@
 // until the cluster-version issue lands.
 #pragma once
 
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+
 #include "etcdserverpb/rpc.grpc.pb.h"
 #include "server/server.h"
 
@@ -11,10 +15,34 @@ namespace etcdpp::server {
 // Snapshot stream chunk size: etcd's snapshotSendBufferSize (32 KiB).
 inline constexpr size_t kSnapshotChunkBytes = 32 * 1024;
 
+// Work threads still running (snapshot streams, hashes): the service's
+// destructor waits for them, so none touches the store after it is closed.
+class InFlight {
+ public:
+  void Add() {
+    std::lock_guard<std::mutex> lock(mu_);
+    n_++;
+  }
+  void Done() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (--n_ == 0) cv_.notify_all();
+  }
+  void Wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return n_ == 0; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int n_ = 0;  // guarded by mu_
+};
+
 class MaintenanceService final : public etcdserverpb::Maintenance::CallbackService {
  public:
   // Deletes snapshot temp files a crashed earlier run left in the snap dir.
   explicit MaintenanceService(EtcdServer* s);
+  ~MaintenanceService() override { inflight_->Wait(); }
 
   grpc::ServerUnaryReactor* Status(grpc::CallbackServerContext* ctx,
                                    const etcdserverpb::StatusRequest* req,
@@ -44,6 +72,7 @@ class MaintenanceService final : public etcdserverpb::Maintenance::CallbackServi
 
  private:
   EtcdServer* s_;
+  std::shared_ptr<InFlight> inflight_ = std::make_shared<InFlight>();
 };
 
 }  // namespace etcdpp::server
