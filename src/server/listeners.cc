@@ -323,6 +323,11 @@ void Listeners::ShutdownPeers() {
   peer_listeners_.clear();
 }
 
+void Listeners::SetServing(bool serving) {
+  if (!grpc_) return;
+  if (auto* hc = grpc_->GetHealthCheckService()) hc->SetServingStatus("", serving);
+}
+
 Listeners::~Listeners() {
   Shutdown();
   ShutdownPeers();
