@@ -122,13 +122,24 @@ class MockServerTest(harness.MemberTestCase):
             line = proc.stdout.readline()
             self.assertIn("listening on", line)
             endpoint = line.split()[-1]
-            for args in (["put", "--total", "300"], ["range", "k", "--total", "300"],
+            for args in (["put", "--total", "300", "--sequential-keys", "--key-space-size",
+                          "300"],
+                         ["range", "k", "--total", "300"],
                          ["lease-keepalive", "--total", "300"]):
                 p = run_bench(["--endpoints", endpoint, "--clients", "8", "--conns", "2",
                                "--json"] + args)
                 self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
                 r = json.loads(p.stdout)
                 self.assertEqual((r["requests"], r["errors"]), (300, 0))
+            # Keys 1..299 (etcd's varint keys; key 0 starts with a NUL byte) in [\x01, \xff):
+            # unary and streamed (the mock sends chunks of 100) must return the same keys.
+            for extra in ([], ["--stream"]):
+                p = run_bench(["--endpoints", endpoint, "--json", "range", b"\x01", b"\xff",
+                               "--total", "10"] + extra)
+                self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+                r = json.loads(p.stdout)
+                self.assertEqual((r["requests"], r["errors"], r["kvs_received"]),
+                                 (10, 0, 2990), extra)
         finally:
             proc.terminate()
             proc.wait(timeout=30)

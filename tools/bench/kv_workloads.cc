@@ -98,12 +98,14 @@ void IssuePut(Connections* c, int lane, std::string key, const std::string& valu
   });
 }
 
-void IssueRange(Connections* c, int lane, const RangeRequest& req, Done done) {
+void IssueRange(Connections* c, int lane, const RangeRequest& req, Done done,
+                std::atomic<int64_t>* kvs = nullptr) {
   auto* call = new Call<RangeRequest, RangeResponse>;
   c->Prepare(&call->ctx);
   call->req = req;
   call->done = std::move(done);
-  c->Kv(lane)->async()->Range(&call->ctx, &call->req, &call->resp, [call](grpc::Status s) {
+  c->Kv(lane)->async()->Range(&call->ctx, &call->req, &call->resp, [call, kvs](grpc::Status s) {
+    if (kvs) kvs->fetch_add(call->resp.kvs_size());
     call->done(s);
     delete call;
   });
@@ -197,18 +199,22 @@ int RunRange(const FlagSet& f, const GlobalOptions& o) {
   auto conns = OpenOrReport(o);
   if (!conns) return 1;
   const uint64_t total = static_cast<uint64_t>(f.GetInt("total"));
+  std::atomic<int64_t> kvs{0};
   Recorder rec(o.clients, 1);
   double cpu0 = ProcessCpuSeconds();
   ClosedLoop loop(o.clients, total, static_cast<double>(f.GetInt("rate")), &rec,
                   [&](int lane, uint64_t, Done done) {
                     if (stream) {
-                      StartRangeStream(conns.get(), lane, req, std::move(done));
+                      StartRangeStream(conns.get(), lane, req, &kvs, std::move(done));
                     } else {
-                      IssueRange(conns.get(), lane, req, std::move(done));
+                      IssueRange(conns.get(), lane, req, std::move(done), &kvs);
                     }
                   });
   double elapsed = loop.Run();
-  return Emit(o, "", rec.Summarize(0, elapsed), total, ProcessCpuSeconds() - cpu0);
+  // Keys received over all requests: shows the range returned what was asked for.
+  return Emit(o, "", rec.Summarize(0, elapsed), total, ProcessCpuSeconds() - cpu0,
+              "\"kvs_received\": " + std::to_string(kvs.load()),
+              "\nKeys received: " + std::to_string(kvs.load()) + "\n");
 }
 
 // ---- txn-put ----

@@ -2,6 +2,7 @@
 // from a map in memory (no Raft, no disk). Running the benchmark against it shows what the
 // tool itself can drive on this machine: when a real server's figure is far below it, the
 // tool is not the bottleneck. See docs/benchmarks.md.
+#include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 
@@ -10,6 +11,7 @@
 #include <map>
 #include <shared_mutex>
 
+#include "range_stream.h"
 #include "workloads.h"
 
 namespace etcdpp::bench {
@@ -173,6 +175,89 @@ class MaintenanceService : public Maintenance::CallbackService {
   }
 };
 
+// KV/RangeStream through the generic service (the tool must not need it in proto/): the
+// range result in chunks of at most 100 keys, each a RangeStreamResponse{range_response = 1}.
+class RangeStreamReactor : public grpc::ServerGenericBidiReactor {
+ public:
+  explicit RangeStreamReactor(Store* s) : s_(s) { StartRead(&request_); }
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no request"));
+      return;
+    }
+    std::vector<grpc::Slice> slices;
+    std::string bytes;
+    if (request_.Dump(&slices).ok()) {
+      for (const auto& sl : slices)
+        bytes.append(reinterpret_cast<const char*>(sl.begin()), sl.size());
+    }
+    RangeRequest req;
+    if (!req.ParseFromString(bytes)) {
+      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "bad RangeRequest"));
+      return;
+    }
+    RangeResponse all;
+    {
+      std::shared_lock lock(s_->mu);
+      RangeLocked(*s_, req, &all);
+    }
+    constexpr int kChunk = 100;
+    for (int i = 0; i == 0 || i < all.kvs_size(); i += kChunk) {
+      RangeResponse chunk;
+      *chunk.mutable_header() = all.header();
+      for (int k = i; k < all.kvs_size() && k < i + kChunk; ++k)
+        *chunk.add_kvs() = all.kvs(k);
+      if (i + kChunk >= all.kvs_size()) {
+        chunk.set_count(all.count());
+        chunk.set_more(all.more());
+      }
+      std::string body = chunk.SerializeAsString();
+      std::string msg(1, '\x0a');  // field 1, length-delimited
+      for (uint64_t n = body.size();; n >>= 7) {
+        msg += static_cast<char>(n >= 0x80 ? (n & 0x7f) | 0x80 : n);
+        if (n < 0x80) break;
+      }
+      msg += body;
+      grpc::Slice slice(msg);
+      chunks_.emplace_back(&slice, 1);
+    }
+    WriteNext();
+  }
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "write failed"));
+      return;
+    }
+    WriteNext();
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  void WriteNext() {
+    if (next_ == chunks_.size()) {
+      Finish(grpc::Status::OK);
+      return;
+    }
+    StartWrite(&chunks_[next_++]);
+  }
+  Store* s_;
+  grpc::ByteBuffer request_;
+  std::vector<grpc::ByteBuffer> chunks_;
+  size_t next_ = 0;
+};
+
+class GenericService : public grpc::CallbackGenericService {
+ public:
+  explicit GenericService(Store* s) : s_(s) {}
+  grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext* ctx) override {
+    if (ctx->method() == kRangeStreamMethod) return new RangeStreamReactor(s_);
+    return grpc::CallbackGenericService::CreateReactor(ctx);  // Unimplemented
+  }
+
+ private:
+  Store* s_;
+};
+
 }  // namespace
 
 void DeclareMockServer(FlagSet& f) {
@@ -191,12 +276,14 @@ int RunMockServer(const FlagSet& f, const GlobalOptions&) {
   KvService kv(&store);
   LeaseService lease(&store);
   MaintenanceService maintenance;
+  GenericService generic(&store);
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(f.GetString("listen"), grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&kv);
   builder.RegisterService(&lease);
   builder.RegisterService(&maintenance);
+  builder.RegisterCallbackGenericService(&generic);
   auto server = builder.BuildAndStart();
   if (!server || port == 0) {
     std::fprintf(stderr, "mock-server: cannot listen on %s\n", f.GetString("listen").c_str());

@@ -40,8 +40,9 @@ bool DecodeChunk(const grpc::ByteBuffer& buffer, int64_t* kvs) {
 
 class RangeStreamCall : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
-  RangeStreamCall(Connections* c, int lane, const etcdserverpb::RangeRequest& req, Done done)
-      : done_(std::move(done)) {
+  RangeStreamCall(Connections* c, int lane, const etcdserverpb::RangeRequest& req,
+                  std::atomic<int64_t>* kvs, Done done)
+      : total_kvs_(kvs), done_(std::move(done)) {
     c->Prepare(&ctx_);
     std::string bytes = req.SerializeAsString();
     grpc::Slice slice(bytes);
@@ -61,6 +62,7 @@ class RangeStreamCall : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::B
   }
 
   void OnDone(const grpc::Status& status) override {
+    total_kvs_->fetch_add(kvs_);
     if (status.ok() && bad_chunk_) {
       done_(grpc::Status(grpc::StatusCode::INTERNAL, "undecodable RangeStreamResponse"));
     } else {
@@ -73,6 +75,7 @@ class RangeStreamCall : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::B
   grpc::ClientContext ctx_;
   grpc::ByteBuffer request_;
   grpc::ByteBuffer response_;
+  std::atomic<int64_t>* total_kvs_;
   Done done_;
   int64_t kvs_ = 0;
   bool bad_chunk_ = false;
@@ -80,8 +83,9 @@ class RangeStreamCall : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::B
 
 }  // namespace
 
-void StartRangeStream(Connections* c, int lane, const etcdserverpb::RangeRequest& req, Done done) {
-  new RangeStreamCall(c, lane, req, std::move(done));  // deletes itself in OnDone
+void StartRangeStream(Connections* c, int lane, const etcdserverpb::RangeRequest& req,
+                      std::atomic<int64_t>* kvs, Done done) {
+  new RangeStreamCall(c, lane, req, kvs, std::move(done));  // deletes itself in OnDone
 }
 
 }  // namespace etcdpp::bench
