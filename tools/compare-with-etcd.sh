@@ -14,6 +14,8 @@
 #              values), and restart time to healthy with the largest key count
 #   checkperf  `etcdctl check perf --load=s` (and --load=l without --quick) against both
 # --quick: smaller totals, 100k keys only, check perf s only: a smoke run of the whole script.
+# --pin: servers on CPU 0, the load generator on CPU 1 (taskset), so that on a small machine
+#        the tool does not take CPU from the server it measures (both servers get one core).
 #
 # Environment: ETCDPP_BIN (default build/bin/etcdpp), ETCD_BIN (/usr/bin/etcd), BENCH
 # (build/bin/etcdpp-bench), ETCDCTL (/usr/bin/etcdctl), TMPDIR (where data dirs go, /tmp).
@@ -24,6 +26,7 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
 QUICK=0
+PIN=0
 RUNS=3
 ONLY=""
 SKIP=""
@@ -37,6 +40,7 @@ while [ $# -gt 0 ]; do
     --only=*) ONLY=${1#*=} ;;
     --skip) SKIP=$2; shift ;;
     --skip=*) SKIP=${1#*=} ;;
+    --pin) PIN=1 ;;
     --out) OUT=$2; shift ;;
     --out=*) OUT=${1#*=} ;;
     -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
@@ -80,6 +84,11 @@ else
   KEY_COUNTS="100000 1000000"; CHECKPERF_LOADS="s l"; FIO_SIZE=22m
 fi
 SERVERS="etcdpp etcd"
+SERVER_PIN=(); BENCH_PIN=()
+if [ "$PIN" = 1 ]; then
+  SERVER_PIN=(taskset -c 0); BENCH_PIN=(taskset -c 1)
+fi
+bench() { "${BENCH_PIN[@]}" "$BENCH" "$@"; }
 
 selected() {
   local name=$1
@@ -121,7 +130,7 @@ start_members() {
   MEMBER_PIDS=(); ENDPOINTS=""
   for ((i = 0; i < n; i++)); do
     mkdir -p "$dir/m$i"
-    setpriv --pdeathsig KILL -- "$bin" --name "m$i" --data-dir "$dir/m$i/data" \
+    setpriv --pdeathsig KILL -- "${SERVER_PIN[@]}" "$bin" --name "m$i" --data-dir "$dir/m$i/data" \
       --listen-client-urls "http://127.0.0.1:${cports[i]}" \
       --advertise-client-urls "http://127.0.0.1:${cports[i]}" \
       --listen-peer-urls "http://127.0.0.1:${pports[i]}" \
@@ -147,7 +156,7 @@ restart_member() {
   local srv=$1 dir=$2 bin t0 t1 cport=${EP1##*:}
   bin=$(binary_of "$srv")
   t0=$(date +%s%N)
-  setpriv --pdeathsig KILL -- "$bin" --name m0 --data-dir "$dir/m0/data" \
+  setpriv --pdeathsig KILL -- "${SERVER_PIN[@]}" "$bin" --name m0 --data-dir "$dir/m0/data" \
     --listen-client-urls "http://127.0.0.1:$cport" --advertise-client-urls "http://127.0.0.1:$cport" \
     --listen-peer-urls "http://127.0.0.1:$RESTART_PEER_PORT" \
     --initial-advertise-peer-urls "http://127.0.0.1:$RESTART_PEER_PORT" \
@@ -196,7 +205,7 @@ run_scenario() {
       local eps=$EP1
       [ "$members" -gt 1 ] && eps=$ENDPOINTS
       local json=$OUT/$name-$srv-$run.json
-      "$BENCH" --endpoints "$eps" --json "$@" >"$json" 2>"$OUT/$name-$srv-$run.err" || true
+      bench --endpoints "$eps" --json "$@" >"$json" 2>"$OUT/$name-$srv-$run.err" || true
       if [ ! -s "$json" ]; then
         log "$name: the benchmark printed no result for $srv: $(tail -3 "$OUT/$name-$srv-$run.err")"
       else
@@ -221,6 +230,7 @@ echo "tmp fs: $(df -T "$TMPBASE" | awk 'NR==2 {print $1, $2}')" >>"$OUT/machine.
 echo "etcd: $("$ETCD_BIN" --version 2>/dev/null | head -1)" >>"$OUT/machine.txt"
 echo "etcdpp: $("$ETCDPP_BIN" --version 2>/dev/null | head -1)" >>"$OUT/machine.txt"
 echo "load at start: $(cat /proc/loadavg)" >>"$OUT/machine.txt"
+echo "options: quick=$QUICK runs=$RUNS pin=$PIN (1: servers on CPU 0, load generator on CPU 1)" >>"$OUT/machine.txt"
 log "results in $OUT"
 
 if selected fio; then
@@ -265,7 +275,7 @@ if selected keys; then
       restart_member "$srv" "$dir" || { log "keys: $srv did not start"; stop_members; rm -rf "$dir"; continue; }
       record_memory "keys-$n" "$srv" 1 idle_ "${MEMBER_PIDS[0]}"
       # n unique keys (sequential), 256-byte values, 1000 clients over 100 connections.
-      "$BENCH" --endpoints "$EP1" --clients 1000 --conns 100 --json put --total "$n" \
+      bench --endpoints "$EP1" --clients 1000 --conns 100 --json put --total "$n" \
         --sequential-keys --key-space-size "$n" --key-size 8 --val-size 256 \
         >"$OUT/keys-$n-$srv.json" 2>"$OUT/keys-$n-$srv.err" || true
       record "keys-$n" "$srv" 1 load_rps "$(json_field "$OUT/keys-$n-$srv.json" rps)"
@@ -293,7 +303,7 @@ if selected checkperf; then
       dir=$(mktemp -d "$TMPBASE/compare-$srv-perf-XXXXXX")
       log "check perf --load=$load: $srv"
       start_members "$srv" "$dir" 1 || { stop_members; rm -rf "$dir"; continue; }
-      ETCDCTL_API=3 "$ETCDCTL" --endpoints "$EP1" check perf --load="$load" \
+      ETCDCTL_API=3 "${BENCH_PIN[@]}" "$ETCDCTL" --endpoints "$EP1" check perf --load="$load" \
         >"$OUT/checkperf-$load-$srv.txt" 2>&1 || true
       verdict=$(grep -Eo '^(PASS|FAIL)$' "$OUT/checkperf-$load-$srv.txt" | tail -1)
       [ -n "$verdict" ] || verdict=FAIL
