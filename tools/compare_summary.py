@@ -130,18 +130,26 @@ def main():
         mem.append("| peak RSS (VmHWM) after put-1000 | %s | %s | %s | <= 0.4x | %s |" % (
             fmt(mib(a), 1), fmt(mib(b), 1), fmt(r, 2) + "x" if r else "n/a",
             ("yes" if r <= 0.4 else "**no**") if r else "-"))
-    idle = {}
-    for srv in ("etcdpp", "etcd"):
-        vals = []
-        for (scen, s, metric), v in data.items():
-            if s == srv and metric == "idle_vmrss_kb" and not scen.startswith("cluster"):
-                vals.extend(num(v))
-        idle[srv] = statistics.median(vals) if vals else None
-    if idle["etcdpp"] or idle["etcd"]:
-        mem.append("| idle RSS (VmRSS) after start | %s | %s | %s | etcdpp <= 10 MiB | %s |" % (
-            fmt(mib(idle["etcdpp"]), 1), fmt(mib(idle["etcd"]), 1),
-            fmt(ratio(idle["etcdpp"], idle["etcd"]), 2) + "x" if idle["etcd"] else "n/a",
-            ("yes" if idle["etcdpp"] <= 10 * 1024 else "**no**") if idle["etcdpp"] else "-"))
+    a = median(data, "put-1000", "etcdpp", "rssanon_kb")
+    b = median(data, "put-1000", "etcd", "rssanon_kb")
+    if a or b:
+        r = ratio(a, b)
+        mem.append("| RssAnon after put-1000 | %s | %s | %s | - | - |" % (
+            fmt(mib(a), 1), fmt(mib(b), 1), fmt(r, 2) + "x" if r else "n/a"))
+    for metric, label in (("idle_vmrss_kb", "idle RSS (VmRSS) after start"),
+                          ("idle_rssanon_kb", "idle RssAnon after start")):
+        idle = {}
+        for srv in ("etcdpp", "etcd"):
+            vals = []
+            for (scen, s, m), v in data.items():
+                if s == srv and m == metric and not scen.startswith("cluster"):
+                    vals.extend(num(v))
+            idle[srv] = statistics.median(vals) if vals else None
+        if idle["etcdpp"] or idle["etcd"]:
+            mem.append("| %s | %s | %s | %s | etcdpp <= 10 MiB | %s |" % (
+                label, fmt(mib(idle["etcdpp"]), 1), fmt(mib(idle["etcd"]), 1),
+                fmt(ratio(idle["etcdpp"], idle["etcd"]), 2) + "x" if idle["etcd"] else "n/a",
+                ("yes" if idle["etcdpp"] <= 10 * 1024 else "**no**") if idle["etcdpp"] else "-"))
     if mem:
         out.append("| memory | etcdpp MiB | etcd MiB | ratio | target | met |")
         out.append("|---|---|---|---|---|---|")
