@@ -1,6 +1,7 @@
 #include "conns.h"
 
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
@@ -147,6 +148,7 @@ std::unique_ptr<Connections> Connections::Open(const GlobalOptions& opts, std::s
       return nullptr;
     }
     targets = {leader};
+    std::fprintf(stderr, "etcdpp-bench: --target-leader: using %s\n", leader.c_str());
   }
   c->endpoints_ = targets;
 
