@@ -305,11 +305,11 @@ if selected checkperf; then
       start_members "$srv" "$dir" 1 || { stop_members; rm -rf "$dir"; continue; }
       ETCDCTL_API=3 "${BENCH_PIN[@]}" "$ETCDCTL" --endpoints "$EP1" check perf --load="$load" \
         >"$OUT/checkperf-$load-$srv.txt" 2>&1 || true
-      verdict=$(grep -Eo '^(PASS|FAIL)$' "$OUT/checkperf-$load-$srv.txt" | tail -1)
+      verdict=$(tr '\r' '\n' <"$OUT/checkperf-$load-$srv.txt" | grep -Eo '^(PASS|FAIL)$' | tail -1)
       [ -n "$verdict" ] || verdict=FAIL
       record "checkperf-$load" "$srv" 1 verdict "$verdict"
-      record "checkperf-$load" "$srv" 1 throughput "$(grep -Eo 'Throughput is [0-9]+' "$OUT/checkperf-$load-$srv.txt" | grep -Eo '[0-9]+' || echo 0)"
-      record "checkperf-$load" "$srv" 1 slowest_s "$(grep -Eo 'Slowest request took [0-9.]+' "$OUT/checkperf-$load-$srv.txt" | grep -Eo '[0-9.]+$' || echo 0)"
+      record "checkperf-$load" "$srv" 1 throughput "$(tr '\r' '\n' <"$OUT/checkperf-$load-$srv.txt" | grep -Eo 'Throughput (is|too low:) [0-9]+' | grep -Eo '[0-9]+$' || echo 0)"
+      record "checkperf-$load" "$srv" 1 slowest_s "$(tr '\r' '\n' <"$OUT/checkperf-$load-$srv.txt" | grep -Eo 'Slowest request took (too long: )?[0-9.]+' | grep -Eo '[0-9.]+$' || echo 0)"
       record_memory "checkperf-$load" "$srv" 1 "" "${MEMBER_PIDS[0]}"
       stop_members
       rm -rf "$dir"
