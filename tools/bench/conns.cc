@@ -155,8 +155,9 @@ std::unique_ptr<Connections> Connections::Open(const GlobalOptions& opts, std::s
   for (int i = 0; i < opts.conns; ++i) {
     auto ch = dial(targets[i % targets.size()], i);
     if (!ch->WaitForConnected(After(opts.dial_timeout_s))) {
-      *error = "cannot connect to " + targets[i % targets.size()] + " within " +
-               std::to_string(opts.dial_timeout_s) + "s";
+      char secs[32];
+      std::snprintf(secs, sizeof secs, "%.1f", opts.dial_timeout_s);
+      *error = "cannot connect to " + targets[i % targets.size()] + " within " + secs + " s";
       return nullptr;
     }
     c->channels_.push_back(ch);

@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
+#include <thread>
 
 #include "workloads.h"
 
@@ -30,16 +31,23 @@ class KeepAliveStream
 
   // One keepalive; `done` runs when its response arrived (or the stream failed).
   void Ping(Done done) {
+    grpc::Status ended;
     {
       std::lock_guard lock(mu_);
       if (ended_) {
-        auto st = final_;
-        done(st.ok() ? grpc::Status(grpc::StatusCode::UNAVAILABLE, "keepalive stream ended") : st);
-        return;
+        ended = final_.ok() ? grpc::Status(grpc::StatusCode::UNAVAILABLE, "keepalive stream ended")
+                            : final_;
+      } else {
+        done_ = std::move(done);
+        halves_ = 2;  // the write and the read must both finish before the next ping
+        error_.clear();
+        ping_start_ = Clock::now();
       }
-      done_ = std::move(done);
-      halves_ = 2;  // the write and the read must both finish before the next ping
-      error_.clear();
+    }
+    if (!ended.ok()) {
+      // Outside mu_: `done` goes on to this lane's next Ping, on this same stream.
+      done(ended);
+      return;
     }
     StartWrite(&request_);
     StartRead(&response_);
@@ -51,27 +59,41 @@ class KeepAliveStream
   }
   void Cancel() { ctx_.TryCancel(); }
 
+  // Fails the ping in flight if it has waited longer than `timeout` (the stream is unusable
+  // afterwards: a server that stopped answering). Called by the workload's watchdog.
+  void ExpireIfOlder(std::chrono::nanoseconds timeout) {
+    Done done;
+    {
+      std::lock_guard lock(mu_);
+      if (halves_ == 0 || Clock::now() - ping_start_ < timeout) return;
+      halves_ = 0;
+      ended_ = true;
+      final_ = grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                            "keepalive: no response within --request-timeout");
+      done = std::move(done_);
+    }
+    ctx_.TryCancel();
+    done(final_);
+  }
+
   void OnWriteDone(bool ok) override {
-    if (!ok)
-      Half("keepalive write failed (stream broken)");
-    else
-      Half("");
+    Half(ok ? "" : "keepalive write failed (stream broken)", !ok);
   }
   void OnReadDone(bool ok) override {
     if (!ok) {
-      Half("keepalive stream closed by the server");
+      Half("keepalive stream closed by the server", true);
     } else if (response_.ttl() <= 0) {
-      Half("keepalive: TTL <= 0 (lease not found)");
+      Half("keepalive: TTL <= 0 (lease not found)", false);
     } else {
-      Half("");
+      Half("", false);
     }
   }
   void OnDone(const grpc::Status& status) override {
     Done pending;
     {
       std::lock_guard lock(mu_);
+      if (!ended_ || !status.ok()) final_ = status;
       ended_ = true;
-      final_ = status;
       if (halves_ > 0) pending = std::move(done_);
       halves_ = 0;
     }
@@ -82,13 +104,23 @@ class KeepAliveStream
   }
 
  private:
-  void Half(const std::string& error) {
+  // One half (the write or the read) of the current ping finished. A broken stream is never
+  // used again: operations started after it failed may never complete, so later pings fail
+  // at once with the stream's error.
+  void Half(const std::string& error, bool broken) {
     Done done;
     std::string err;
     {
       std::lock_guard lock(mu_);
       if (!error.empty() && error_.empty()) error_ = error;
-      if (halves_ == 0 || --halves_ > 0) return;
+      if (broken && !ended_) {
+        ended_ = true;
+        final_ = grpc::Status(grpc::StatusCode::UNAVAILABLE, error);
+      }
+      if (halves_ == 0) return;
+      // On a broken stream the other half may never complete: finish the ping now.
+      halves_ = broken ? 0 : halves_ - 1;
+      if (halves_ > 0) return;
       done = std::move(done_);
       err = error_;
     }
@@ -102,6 +134,7 @@ class KeepAliveStream
   std::mutex mu_;
   Done done_;
   int halves_ = 0;
+  Clock::time_point ping_start_;
   std::string error_;
   bool ended_ = false;
   grpc::Status final_;
@@ -158,7 +191,19 @@ int RunLeaseKeepalive(const FlagSet& f, const GlobalOptions& o) {
   double cpu0 = ProcessCpuSeconds();
   ClosedLoop loop(o.clients, total, static_cast<double>(f.GetInt("rate")), &rec,
                   [&](int lane, uint64_t, Done done) { streams[lane]->Ping(std::move(done)); });
+  // Streams have no gRPC deadline; a watchdog gives each keepalive --request-timeout.
+  std::atomic<bool> running{true};
+  std::thread watchdog([&] {
+    auto timeout = std::chrono::nanoseconds(static_cast<int64_t>(o.request_timeout_s * 1e9));
+    while (running.load() && o.request_timeout_s > 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));  // a poll period, not sync
+      for (auto* s : streams)
+        s->ExpireIfOlder(timeout);
+    }
+  });
   double elapsed = loop.Run();
+  running = false;
+  watchdog.join();
   double cpu = ProcessCpuSeconds() - cpu0;
   for (auto* s : streams)
     s->Close();

@@ -294,7 +294,8 @@ int RunMockServer(const FlagSet& f, const GlobalOptions&) {
   std::fflush(stdout);
   int sig = 0;
   sigwait(&stop, &sig);
-  server->Shutdown();
+  // Open streams (keepalive, watch) would hold a plain Shutdown() forever: cancel them.
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   return 0;
 }
 
