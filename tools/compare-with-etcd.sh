@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Side-by-side comparison of etcdpp with etcd on this machine (issue 8; docs/benchmarks.md).
 #
-#   tools/compare-with-etcd.sh [--quick] [--runs N] [--only a,b,...] [--skip a,b,...] [--out DIR]
+#   tools/compare-with-etcd.sh [--quick] [--pin] [--runs N] [--only a,b,...] [--skip a,b,...]
+#                              [--out DIR]
 #
 # For every scenario the two servers run one after the other, alternating (etcdpp etcd etcdpp
 # etcd ...), --runs times each (default 3), each run on a fresh data dir under /tmp with the
@@ -11,7 +12,7 @@
 #   put-1 put-1000 range-l-1000 range-s-1000 txn-put-1000 lease-keepalive-1000 watch-1000
 #   cluster3-put-1000
 #   keys       RSS (VmHWM, RssAnon) and db size after loading 100k and 1M keys (256-byte
-#              values), and restart time to healthy with the largest key count
+#              values), and restart time to healthy (3 restarts) for each
 #   checkperf  `etcdctl check perf --load=s` (and --load=l without --quick) against both
 # --quick: smaller totals, 100k keys only, check perf s only: a smoke run of the whole script.
 # --pin: servers on CPU 0, the load generator on CPU 1 (taskset), so that on a small machine
@@ -43,7 +44,7 @@ while [ $# -gt 0 ]; do
     --pin) PIN=1 ;;
     --out) OUT=$2; shift ;;
     --out=*) OUT=${1#*=} ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#'; exit 0 ;;
     *) echo "compare-with-etcd.sh: unknown argument $1" >&2; exit 1 ;;
   esac
   shift
