@@ -225,6 +225,9 @@ run_scenario() {
 }
 
 # ---- sections ----
+# All in one function, so that bash has read the whole script before it runs any of it (an
+# edit of this file during a long run cannot change what the run does).
+main() {
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)" >"$OUT/machine.txt"
 grep -m1 'model name' /proc/cpuinfo | sed 's/.*: /cpu: /' >>"$OUT/machine.txt"
 echo "tmp fs: $(df -T "$TMPBASE" | awk 'NR==2 {print $1, $2}')" >>"$OUT/machine.txt"
@@ -321,3 +324,5 @@ fi
 echo "load at end: $(cat /proc/loadavg)" >>"$OUT/machine.txt"
 python3 "$ROOT/tools/compare_summary.py" "$RAW" "$OUT/machine.txt" | tee "$OUT/results.md"
 log "raw results: $RAW; summary: $OUT/results.md"
+}
+main
