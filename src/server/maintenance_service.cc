@@ -242,15 +242,14 @@ grpc::ServerUnaryReactor* MaintenanceService::Alarm(grpc::CallbackServerContext*
 
 grpc::ServerUnaryReactor* MaintenanceService::MoveLeader(grpc::CallbackServerContext* ctx,
                                                          const etcdserverpb::MoveLeaderRequest* req,
-                                                         etcdserverpb::MoveLeaderResponse* resp) {
+                                                         etcdserverpb::MoveLeaderResponse*) {
   auto* reactor = ctx->DefaultReactor();
-  s_->MoveLeader(req->targetid(), [this, reactor, resp](const etcdpp::Status& st) {
+  s_->MoveLeader(req->targetid(), [reactor](const etcdpp::Status& st) {
     if (!st.ok()) {
       reactor->Finish(ToGrpcStatus(st));
       return;
     }
-    s_->FillHeader(resp->mutable_header());
-    resp->mutable_header()->set_revision(s_->store()->CurrentRev());
+    // etcd answers an empty message, no header (gateway: "{}").
     reactor->Finish(grpc::Status::OK);
   });
   return reactor;
@@ -263,15 +262,14 @@ grpc::ServerWriteReactor<etcdserverpb::SnapshotResponse>* MaintenanceService::Sn
 
 grpc::ServerUnaryReactor* MaintenanceService::Defragment(grpc::CallbackServerContext* ctx,
                                                          const etcdserverpb::DefragmentRequest*,
-                                                         etcdserverpb::DefragmentResponse* resp) {
+                                                         etcdserverpb::DefragmentResponse*) {
   auto* reactor = ctx->DefaultReactor();
-  s_->Defragment([this, reactor, resp](const etcdpp::Status& st) {
+  s_->Defragment([reactor](const etcdpp::Status& st) {
     if (!st.ok()) {
       reactor->Finish(ToGrpcStatus(st));
       return;
     }
-    s_->FillHeader(resp->mutable_header());
-    resp->mutable_header()->set_revision(s_->store()->CurrentRev());
+    // etcd answers an empty message, no header (gateway: "{}").
     reactor->Finish(grpc::Status::OK);
   });
   return reactor;
