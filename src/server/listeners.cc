@@ -83,7 +83,9 @@ Status Listeners::StartClients(EtcdServer* s, const config::ServerConfig& cfg) {
   l->services_.push_back(std::make_unique<ClusterService>(s));
   l->services_.push_back(std::make_unique<LeaseService>(s->leases()));
   l->services_.push_back(std::make_unique<WatchService>(
-      s->watch_hub(), [s](etcdserverpb::ResponseHeader* h) { s->FillHeader(h); }));
+      s->watch_hub(), [s](etcdserverpb::ResponseHeader* h) { s->FillHeader(h); },
+      [s] { return s->Leader() != 0; },
+      std::chrono::milliseconds(s->config().election_timeout_ms)));
   for (auto& svc : l->services_)
     b.RegisterService(svc.get());
   l->grpc_ = b.BuildAndStart();

@@ -19,6 +19,13 @@ Status FromGrpc(const grpc::Status& s) {
 
 }  // namespace
 
+ServerLeases::ServerLeases(EtcdServer* s, lease::Lessor* lessor)
+    : s_(s),
+      lessor_(lessor),
+      monitor_(std::make_unique<watch::LeaderMonitor>(
+          [s] { return s->Leader() != 0; },
+          std::chrono::milliseconds(s->config().election_timeout_ms))) {}
+
 ServerLeases::~ServerLeases() {
   Stop();
 }
@@ -35,6 +42,8 @@ void ServerLeases::Stop() {
   cv_.wait(lock, [&] { return forwards_ == 0; });
   lock.unlock();
   if (thread_.joinable()) thread_.join();
+  // monitor_ lives until the destructor: keepalive streams unregister from
+  // it until the listeners are gone.
 }
 
 void ServerLeases::Run() {

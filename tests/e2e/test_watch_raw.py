@@ -73,21 +73,23 @@ PROGRESS_REQUEST = _field_bytes(3, b"")
 
 
 class RawWatch:
-    """One Watch stream on `channel`. Requests go out in order; every response is appended to
-    `responses` (WatchResponse) by a reader thread and handed to `on_response` if given."""
+    """One Watch stream on `channel`. Requests (encoded bytes) go out in order; every response is
+    appended to `responses` (WatchResponse) by a reader thread and handed to `on_response` if
+    given. `method`/`response_type` open another bidi stream the same way (LeaseKeepAlive)."""
 
-    def __init__(self, channel, metadata=None, on_response=None):
+    def __init__(self, channel, metadata=None, on_response=None,
+                 method="/etcdserverpb.Watch/Watch", response_type=None):
         from etcd3 import etcdrpc
+        response_type = response_type or etcdrpc.WatchResponse
         self._q = queue.Queue()
         self.responses = []
         self.error = None
         self.done = threading.Event()
         self._cond = threading.Condition()
         self._on_response = on_response
-        method = channel.stream_stream("/etcdserverpb.Watch/Watch",
-                                       request_serializer=lambda b: b,
-                                       response_deserializer=etcdrpc.WatchResponse.FromString)
-        self._call = method(self._requests(), metadata=metadata)
+        call = channel.stream_stream(method, request_serializer=lambda b: b,
+                                     response_deserializer=response_type.FromString)
+        self._call = call(self._requests(), metadata=metadata)
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
 
@@ -125,6 +127,12 @@ class RawWatch:
     def progress(self):
         self.send(PROGRESS_REQUEST)
 
+    def status(self):
+        """(grpc.StatusCode, details) once the stream ended with an error, else None."""
+        if self.error is None:
+            return None
+        return self.error.code(), self.error.details()
+
     def wait_for(self, pred, timeout=30):
         """Waits until pred(responses) is true; returns it, or raises AssertionError."""
         deadline = time.monotonic() + timeout
@@ -143,6 +151,17 @@ class RawWatch:
         self._q.put(None)
         self._call.cancel()
         self._thread.join(30)
+
+
+def keepalive_stream(channel, metadata=None):
+    """A raw LeaseKeepAlive stream; send(keepalive_request(id))."""
+    from etcd3 import etcdrpc
+    return RawWatch(channel, metadata=metadata, method="/etcdserverpb.Lease/LeaseKeepAlive",
+                    response_type=etcdrpc.LeaseKeepAliveResponse)
+
+
+def keepalive_request(lease_id):
+    return _field_varint(1, lease_id) if lease_id else b""
 
 
 def channel_to(member):
