@@ -196,6 +196,11 @@ void Lessor::MaybeCompactHeapsLocked() {
   rebuild(checkpoint_heap_, [](const Lease& l) { return l.checkpoint_at; });
 }
 
+void Lessor::SetCheckpointInterval(std::chrono::milliseconds interval) {
+  std::lock_guard<std::mutex> lk(mu_);
+  opts_.checkpoint_interval = interval;
+}
+
 void Lessor::Promote(std::chrono::milliseconds extend) {
   std::lock_guard<std::mutex> lk(mu_);
   primary_ = true;

@@ -135,6 +135,10 @@ class Lessor {
   void Demote();
   bool IsPrimary() const;
 
+  // Changes Options::checkpoint_interval for checkpoints scheduled from now
+  // on (a test hook: etcd has no flag for it, only its Go test config).
+  void SetCheckpointInterval(std::chrono::milliseconds interval);
+
   // KeepAlive on the leader: refreshes the expiry, returns the granted TTL.
   // Not leader -> Unavailable kErrNotPrimary; unknown or already expired
   // (revoke pending) -> NotFound kErrLeaseNotFound (etcd waits for the

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
-"""e2e: a watch checker over a random history in a 3-member cluster with a leader kill -9
-(RELIABILITY.md's watch guarantees). Writers apply random puts, deletes and multi-op txns through
-random members while the leader is killed and restarted. The truth is rebuilt afterwards from
+"""e2e: a watch checker over a random history in a 3-member cluster with a leader kill -9, and
+again with a network partition of the leader (RELIABILITY.md's watch guarantees). Writers apply
+random puts, deletes and multi-op txns through random members while the leader is killed and
+restarted (or isolated through the peer fault proxies, with a watcher on it, and healed). The truth is rebuilt afterwards from
 MVCC history (a Range at every revision). Then:
 - ordered: revisions never go back within a watch;
 - unique: no (revision, key) twice;
@@ -17,6 +18,7 @@ MVCC history (a Range at every revision). Then:
   stream's watcher is still catching up or events are queued (etcd issue 15220, fixed in 3.6),
   so for 3.4 only the progress_notify notifications are checked."""
 
+import json
 import os
 import random
 import sys
@@ -182,21 +184,41 @@ class WatchCheckerTest(cluster.ClusterTestCase):
         return counts
 
     def test_random_history_with_leader_kill(self):
+        self.run_history("kill")
+
+    def test_random_history_with_leader_partition(self):
+        self.run_history("partition")
+
+    def run_history(self, fault):
+        """fault "kill": the leader is killed (-9) midway and restarted; "partition": the leader
+        is isolated from both followers through the peer proxies midway (it stays up, with a
+        watcher on it), then healed."""
         import etcd3
         rnd = random.Random(int(os.environ.get("E2E_SEED", "1")))
         flag = "--watch-progress-notify-interval"
         if harness.is_reference_34():
             flag = "--experimental-watch-progress-notify-interval"
-        c = self.new_cluster(3, proxy=False, extra_flags=["%s=%s" % (flag, PROGRESS_INTERVAL)])
+        c = self.new_cluster(3, proxy=(fault == "partition"),
+                             extra_flags=["%s=%s" % (flag, PROGRESS_INTERVAL)])
         leader = c.wait_leader()
         watcher_at = (leader + 1) % 3
-        resume_at = (leader + 2) % 3
+        # The partial watch resumes on another member: after a kill, the member that stayed up;
+        # after a partition, the formerly isolated leader (it must have caught up).
+        resume_at = (leader + 2) % 3 if fault == "kill" else leader
         wc = etcd3.client(host="127.0.0.1", port=c.members[watcher_at].client_port)
         full = Recorder(wc, start=1)
         part_client = etcd3.client(host="127.0.0.1", port=c.members[watcher_at].client_port)
         part = Recorder(part_client, start=1)
         prog = ProgressRecorder(c.members[watcher_at])
         self.addCleanup(prog.close)
+        recorders = [("full", full)]
+        extra_clients = [wc, part_client]
+        if fault == "partition":
+            # A watcher on the member that gets isolated: after the heal it must deliver the
+            # whole history too.
+            ic = etcd3.client(host="127.0.0.1", port=c.members[leader].client_port)
+            recorders.append(("isolated member", Recorder(ic, start=1)))
+            extra_clients.append(ic)
 
         clients = {i: etcd3.client(host="127.0.0.1", port=c.members[i].client_port, timeout=5)
                    for i in range(3)}
@@ -228,29 +250,38 @@ class WatchCheckerTest(cluster.ClusterTestCase):
         part_client.cancel_watch(part.watch_id)
         time.sleep(0.3)  # let an in-flight response land before reading last_rev
         resume_from = (part.last_rev() or 0) + 1
-        c.kill9(leader)
         alive = [i for i in range(3) if i != leader]
-        write_some(60, alive)
-        c.restart(leader)
+        if fault == "kill":
+            c.kill9(leader)
+            write_some(60, alive)
+            c.restart(leader)
+        else:
+            c.isolate(leader)
+            write_some(60, alive)
+            c.heal()
         write_some(60, [0, 1, 2])
 
         # The current revision, as a linearizable read on the resuming member sees it.
-        cur_rev = int(c.members[resume_at].etcdctl_json("get", "x")["header"]["revision"])
+        r = c.etcdctl_retry(resume_at, "get", "x", "-w", "json")
+        self.assertEqual(r.rc, 0, r)
+        cur_rev = int(json.loads(r.stdout)["header"]["revision"])
         rc = etcd3.client(host="127.0.0.1", port=c.members[resume_at].client_port)
+        extra_clients.append(rc)
         resumed = Recorder(rc, start=resume_from)
+        recorders.append(("resumed", resumed))
         expected = truth(clients[resume_at], 2, cur_rev)
+        exp_last = max([r for r, evs in expected if evs] or [0])
         deadline = time.monotonic() + 60
         while True:
-            lf = full.last_rev() or 0
-            lr = resumed.last_rev() or 0
-            lp = max([i[1] for i in prog.timeline() if i[0] == "event"] or [0])
-            exp_last = max([r for r, evs in expected if evs] or [0])
-            if lf >= exp_last and lr >= exp_last and lp >= exp_last:
+            lasts = [rec.last_rev() or 0 for _, rec in recorders]
+            lasts.append(max([i[1] for i in prog.timeline() if i[0] == "event"] or [0]))
+            if min(lasts) >= exp_last:
                 break
-            self.assertLess(time.monotonic(), deadline, "watchers stuck at %d/%d/%d, history "
-                            "ends at %d" % (lf, lr, lp, exp_last))
+            self.assertLess(time.monotonic(), deadline, "watchers stuck at %r, history ends at "
+                            "%d" % (lasts, exp_last))
             time.sleep(0.1)  # polling interval
-        self.assertIsNone(full.error)
+        for label, rec in recorders:
+            self.assertIsNone(rec.error, label)
         # Idle now: a progress_notify notification comes within an interval or two.
         n = len(prog.timeline())
         deadline = time.monotonic() + 30
@@ -260,11 +291,13 @@ class WatchCheckerTest(cluster.ClusterTestCase):
         prog.stop()
         self.assertIsNone(prog.w.error)
         counts = self.check_progress(prog.timeline(), expected, "progress stream")
-        sys.stderr.write("\nprogress stream: %d requested and %d periodic notifications checked\n"
-                         % (counts[True], counts[False]))
-        self.check(full.events(), expected, "full watch")
+        sys.stderr.write("\n%s: progress stream: %d requested and %d periodic notifications "
+                         "checked\n" % (fault, counts[True], counts[False]))
+        for label, rec in recorders:
+            if label != "resumed":
+                self.check(rec.events(), expected, label + " watch")
         # Atomic: every revision's events came in a single response.
-        for label, rec in (("full", full), ("resumed", resumed)):
+        for label, rec in recorders:
             seen_in = {}
             for i, r in enumerate(rec.responses):
                 for e in r:
@@ -274,9 +307,8 @@ class WatchCheckerTest(cluster.ClusterTestCase):
         # Resumable: what the partial watch saw + the resumed watch = the whole history.
         joined = [e for e in part.events() if e[0] < resume_from] + resumed.events()
         self.check(joined, expected, "partial + resumed")
-        for cl in list(clients.values()) + [wc, part_client, rc]:
+        for cl in list(clients.values()) + extra_clients:
             cl.close()
-
 
 if __name__ == "__main__":
     harness.main()
