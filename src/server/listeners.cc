@@ -234,7 +234,9 @@ Status Listeners::StartClients(EtcdServer* s, const config::ServerConfig& cfg) {
   services_.push_back(std::make_unique<ClusterService>(s));
   services_.push_back(std::make_unique<LeaseService>(s->leases()));
   services_.push_back(std::make_unique<WatchService>(
-      s->watch_hub(), [s](etcdserverpb::ResponseHeader* h) { s->FillHeader(h); }));
+      s->watch_hub(), [s](etcdserverpb::ResponseHeader* h) { s->FillHeader(h); },
+      [s] { return s->Leader() != 0; },
+      std::chrono::milliseconds(s->config().election_timeout_ms)));
   for (auto& svc : services_)
     b.RegisterService(svc.get());
   // No listening ports: our listeners accept and hand connections over.
