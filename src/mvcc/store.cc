@@ -18,6 +18,7 @@
 #include <shared_mutex>
 
 #include "common/crc32c.h"
+#include "metrics/etcd_metrics.h"
 #include "mvcc/lmdb.h"
 #include "mvcc/reader.h"
 
@@ -50,6 +51,7 @@ class ReadTxnImpl final : public ReadTxn {
 
   Result<RangeResult> Range(std::string_view key, std::string_view end,
                             const RangeOptions& opts) override {
+    metrics::Etcd().mvcc_range_total.Inc();
     return Reader(txn_.get(), dbs_).Range(key, end, opts, rev_, compact_);
   }
   int64_t Rev() const override { return rev_; }
@@ -157,6 +159,7 @@ class TxnWriteImpl final : public TxnWrite {
  private:
   BatchImpl* b_;
   bool ended_ = false;
+  int ops_ = 0;  // ranges + puts + deletes: etcd counts a txn when > 1
 };
 
 class StoreImpl final : public Store {
@@ -340,6 +343,7 @@ class BatchImpl final : public Batch {
   Status Commit() override {
     assert(!in_txn_ && "commit with an open TxnWrite");
     if (!dead_.ok()) return dead_;
+    metrics::ScopedTimer commit_timer(metrics::Etcd().backend_commit_duration_seconds);
     for (;;) {
       int rc = WriteMetaAndCommit();
       if (rc == MDB_SUCCESS) break;
@@ -723,6 +727,8 @@ TxnWriteImpl::~TxnWriteImpl() {
 }
 Result<RangeResult> TxnWriteImpl::Range(std::string_view key, std::string_view end,
                                         const RangeOptions& opts) {
+  ops_++;
+  metrics::Etcd().mvcc_range_total.Inc();
   return b_->TxnRange(key, end, opts);
 }
 int64_t TxnWriteImpl::Rev() const {
@@ -733,10 +739,14 @@ int64_t TxnWriteImpl::CompactRev() const {
 }
 Result<std::optional<mvccpb::KeyValue>> TxnWriteImpl::Put(std::string_view key,
                                                           std::string_view value, int64_t lease) {
+  ops_++;
+  metrics::Etcd().mvcc_put_total.Inc();
   return b_->TxnPut(key, value, lease);
 }
 Result<std::vector<mvccpb::KeyValue>> TxnWriteImpl::DeleteRange(std::string_view key,
                                                                 std::string_view end) {
+  ops_++;
+  metrics::Etcd().mvcc_delete_total.Inc();
   return b_->TxnDelete(key, end);
 }
 const std::vector<mvccpb::Event>& TxnWriteImpl::Changes() const {
@@ -748,6 +758,7 @@ Status TxnWriteImpl::Abort() {
 Status TxnWriteImpl::End() {
   assert(!ended_);
   ended_ = true;
+  if (ops_ > 1) metrics::Etcd().mvcc_txn_total.Inc();
   return b_->TxnEnd();
 }
 

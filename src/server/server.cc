@@ -15,6 +15,7 @@
 
 #include "common/log.h"
 #include "lease/apply.h"
+#include "metrics/etcd_metrics.h"
 #include "mvcc/store.h"
 #include "server/applier.h"
 #include "server/ids.h"
@@ -480,6 +481,7 @@ void EtcdServer::Propose(internalpb::InternalRequest req, WaitRegistry::Callback
   }
   wait_.Register(id, std::move(cb), now + RequestTimeout());
   if (Status st = raft_->Propose(id, std::move(data), deadline); !st.ok()) {
+    metrics::Etcd().proposals_failed_total.Inc();
     internalpb::InternalResponse empty;
     wait_.Trigger(id, st, &empty);
   }
