@@ -162,6 +162,16 @@ void PreRegisterGrpcServices(const std::vector<std::string>& services, Registry&
   }
 }
 
+void InstallGrpcMetrics(grpc::ServerBuilder& b, Registry& r) {
+  PreRegisterGrpcServices(
+      {"etcdserverpb.KV", "etcdserverpb.Watch", "etcdserverpb.Lease", "etcdserverpb.Cluster",
+       "etcdserverpb.Maintenance", "etcdserverpb.Auth", "grpc.health.v1.Health"},
+      r);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> v;
+  v.push_back(NewGrpcMetricsInterceptorFactory(r));
+  b.experimental().SetInterceptorCreators(std::move(v));
+}
+
 void RecordGrpcStarted(Registry& r, const GrpcCall& c) {
   FamiliesOf(r).Get(c.full_method, c.type)->started->Inc();
 }

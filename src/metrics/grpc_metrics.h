@@ -3,17 +3,14 @@
 // (with grpc_code), grpc_server_msg_received_total and grpc_server_msg_sent_total
 // by grpc_type / grpc_service / grpc_method.
 //
-// Wiring (listeners.cc, before BuildAndStart):
-//   metrics::PreRegisterGrpcServices({"etcdserverpb.KV", ...});
-//   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> v;
-//   v.push_back(metrics::NewGrpcMetricsInterceptorFactory());
-//   builder.experimental().SetInterceptorCreators(std::move(v));
+// Wiring (listeners.cc, before BuildAndStart): metrics::InstallGrpcMetrics(builder);
 #pragma once
 
 #include <memory>
 #include <string>
 #include <vector>
 
+#include <grpcpp/server_builder.h>
 #include <grpcpp/support/server_interceptor.h>
 
 #include "metrics/metrics.h"
@@ -28,6 +25,10 @@ NewGrpcMetricsInterceptorFactory(Registry& r = Default());
 // full name ("etcdserverpb.KV") and looked up in the generated protobuf pool;
 // "grpc.health.v1.Health" is known without it.
 void PreRegisterGrpcServices(const std::vector<std::string>& services, Registry& r = Default());
+
+// Both of the above for a client-port server: etcd's six services and
+// grpc.health.v1.Health pre-registered, the interceptor installed on `b`.
+void InstallGrpcMetrics(grpc::ServerBuilder& b, Registry& r = Default());
 
 // Counts one finished call (the interceptor's work, exposed for tests).
 // `full_method` is "/pkg.Service/Method"; `code` a gRPC status code number.

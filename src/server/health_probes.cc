@@ -11,14 +11,15 @@
 namespace etcdpp::server {
 namespace {
 
-// etcd's health read: keys only, limit 1, of the empty key; only whether it
-// works matters.
+// etcd's health read: keys only, limit 1; only whether it works matters.
+// etcd asks for the empty key; the store cannot look that up in LMDB (keys
+// must be non-empty), so read "\0", the smallest key there is.
 Status LocalRead(EtcdServer* s) {
   auto txn = s->store()->Read();
   if (!txn.ok()) return txn.status();
   mvcc::RangeOptions opts;
   opts.limit = 1;
-  auto r = (*txn)->Range("", "", opts);
+  auto r = (*txn)->Range(std::string(1, '\0'), "", opts);
   return r.ok() ? Status::OK() : r.status();
 }
 
@@ -74,11 +75,18 @@ metrics::Registration RegisterServerMetrics(EtcdServer* s) {
   m.server_version.With({kEtcdVersion}).Set(1);
   m.cluster_version.With({MajorMinor(kClusterVersion)}).Set(1);
   // Every gate etcd knows, AllAlpha/AllBeta included (etcd: GetAll()).
+  auto explicit_gates = config::ParseFeatureGates(cfg.feature_gates);
+  // cfg.features is filled by flag parsing; a config built in code may lack it.
+  const std::map<std::string, bool> features =
+      !cfg.features.empty() ? cfg.features
+      : explicit_gates.ok()
+          ? config::EffectiveFeatures(*explicit_gates, cfg.gates_from_experimental_flags)
+          : std::map<std::string, bool>{};
   for (const auto& spec : config::KnownFeatures()) {
-    bool on = cfg.FeatureEnabled(std::string(spec.name));
+    auto it = features.find(std::string(spec.name));
+    bool on = it != features.end() && it->second;
     m.feature_enabled.With({std::string(spec.name), std::string(spec.stage)}).Set(on ? 1 : 0);
   }
-  auto explicit_gates = config::ParseFeatureGates(cfg.feature_gates);
   for (const char* meta : {"AllAlpha", "AllBeta"}) {
     bool on = explicit_gates.ok() && explicit_gates->count(meta) && explicit_gates->at(meta);
     m.feature_enabled.With({meta, meta == std::string("AllAlpha") ? "ALPHA" : "BETA"})
@@ -102,7 +110,8 @@ metrics::Registration RegisterServerMetrics(EtcdServer* s) {
       if (auto txn = st->Read(); txn.ok()) {
         mvcc::RangeOptions opts;
         opts.count_only = true;
-        if (auto r = (*txn)->Range("", std::string(1, '\0'), opts); r.ok()) {
+        const std::string all(1, '\0');  // etcd's "every key": key and end "\0"
+        if (auto r = (*txn)->Range(all, all, opts); r.ok()) {
           em.debugging_mvcc_keys_total.Set(static_cast<double>(r->count));
         }
       }
