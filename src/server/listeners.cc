@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "metrics/grpc_metrics.h"
 #include "server/cluster_service.h"
 #include "server/kv_service.h"
 #include "server/lease_service.h"
@@ -86,6 +87,7 @@ Status Listeners::StartClients(EtcdServer* s, const config::ServerConfig& cfg) {
       s->watch_hub(), [s](etcdserverpb::ResponseHeader* h) { s->FillHeader(h); }));
   for (auto& svc : l->services_)
     b.RegisterService(svc.get());
+  metrics::InstallGrpcMetrics(b);  // grpc_server_* by service, method and code
   l->grpc_ = b.BuildAndStart();
   if (!l->grpc_) {
     return Status::Unavailable(
