@@ -126,6 +126,28 @@ metrics::Registration RegisterServerMetrics(EtcdServer* s) {
       sink.Gauge("etcd_network_known_peers", "The current number of known peers.", 1,
                  {{"Local", self}, {"Remote", metrics::IdLabel(member.id)}});
     }
+    if (peer::Transport* t = s->transport()) {
+      // The transport counts per peer; reported under etcd's rafthttp names.
+      for (const auto& [id, c] : t->Counters()) {
+        const std::string peer_id = metrics::IdLabel(id);
+        sink.Counter("etcd_network_peer_sent_bytes_total",
+                     "The total number of bytes sent to peers.", static_cast<double>(c.sent_bytes),
+                     {{"To", peer_id}});
+        sink.Counter("etcd_network_peer_sent_failures_total",
+                     "The total number of send failures from peers.",
+                     static_cast<double>(c.sent_failures), {{"To", peer_id}});
+        sink.Counter("etcd_network_peer_received_bytes_total",
+                     "The total number of bytes received from peers.",
+                     static_cast<double>(c.received_bytes), {{"From", peer_id}});
+        sink.Counter("etcd_network_peer_received_failures_total",
+                     "The total number of receive failures from peers.",
+                     static_cast<double>(c.received_failures), {{"From", peer_id}});
+        if (c.active) {
+          sink.Gauge("etcd_network_active_peers", "The current number of active peer connections.",
+                     1, {{"Local", self}, {"Remote", peer_id}});
+        }
+      }
+    }
   });
 }
 

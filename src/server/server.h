@@ -107,6 +107,7 @@ class EtcdServer final : public peer::Handler {
   uint64_t AppliedIndex() const;
   // Proposals of this member waiting to be applied (etcd_server_proposals_pending).
   size_t PendingProposals() const { return wait_.Size(); }
+  peer::Transport* transport() { return transport_.get(); }  // null before start
   // Actual bound client addresses ("127.0.0.1:2379"), after port 0 resolution.
   const std::vector<std::string>& ClientAddresses() const { return client_addrs_; }
   const std::vector<std::string>& PeerAddresses() const { return peer_addrs_; }
