@@ -966,6 +966,7 @@ int CopyAll(MDB_txn* src, MDB_txn* dst) {
 }  // namespace
 
 Status StoreImpl::SnapshotTo(const std::string& path) {
+  metrics::ScopedTimer t(metrics::Etcd().backend_snapshot_duration_seconds);
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return Status::IOError("mvcc: create " + path + ": " + std::strerror(errno));
   int rc;

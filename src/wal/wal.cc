@@ -318,7 +318,10 @@ Status WalImpl::AppendRecords(const std::vector<Rec>& recs, bool sync) {
   pending.reserve(std::min<uint64_t>(total, opts_.segment_bytes));
   auto flush = [&]() -> Status {
     if (pending.empty()) return Status::OK();
-    ETCDPP_RETURN_IF_ERROR(tail_->WriteAt(tail_offset_, pending));
+    {
+      metrics::ScopedTimer t(metrics::Etcd().wal_write_duration_seconds);
+      ETCDPP_RETURN_IF_ERROR(tail_->WriteAt(tail_offset_, pending));
+    }
     metrics::Etcd().wal_write_bytes_total.Add(static_cast<double>(pending.size()));
     tail_offset_ += pending.size();
     pending.clear();
