@@ -69,6 +69,7 @@ class ReadTxnImpl final : public ReadTxn {
   Result<std::vector<std::pair<int64_t, std::string>>> LeasedKeys() override {
     return ReadLeasedKeys(Reader(txn_.get(), dbs_), rev_);
   }
+  const Reader* RawReader() const override { return &reader_; }
 
  private:
   std::shared_lock<std::shared_mutex> lock_;  // held while the txn lives (see map resizing)
@@ -76,6 +77,7 @@ class ReadTxnImpl final : public ReadTxn {
   Dbs dbs_;
   int64_t rev_;
   int64_t compact_;
+  Reader reader_{txn_.get(), dbs_};  // after txn_ (declaration order)
 };
 
 Result<ReadTxn::EventsResult> ReadTxnImpl::Events(int64_t from, int64_t to, size_t max_events,

@@ -32,6 +32,8 @@
 
 namespace etcdpp::mvcc {
 
+class Reader;  // mvcc/reader.h
+
 // etcd's exact error texts (gRPC code OutOfRange).
 inline constexpr std::string_view kErrCompacted =
     "etcdserver: mvcc: required revision has been compacted";
@@ -103,6 +105,10 @@ class ReadTxn : public ReadView {
   // a full scan, for rebuilding the lease->keys map at start-up or after a
   // snapshot restore.
   virtual Result<std::vector<std::pair<int64_t, std::string>>> LeasedKeys() = 0;
+
+  // This snapshot's LMDB-level reader, for src/mvcc's own chunked reads
+  // (range_stream.h); nullptr for a view that is not an LMDB snapshot.
+  virtual const Reader* RawReader() const { return nullptr; }
 };
 
 // One logical etcd transaction (one revision) inside a write Batch. Ranges see

@@ -130,7 +130,13 @@ void Applier::WaitApplied(uint64_t index, std::function<void(const Status&)> cb)
   // every acknowledged write is in it (acks follow the commit), and the
   // entries past it failed to their clients (outcome unknown), so a read
   // that does not see them is still linearizable.
-  cb(st);
+  // The caller is usually the raft loop (ReadIndex answered): the read itself
+  // runs on the read pool so a large Range never delays heartbeats or appends.
+  if (opts_.read_executor) {
+    opts_.read_executor([cb = std::move(cb), st]() { cb(st); });
+  } else {
+    cb(st);
+  }
 }
 
 void Applier::Run() {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "etcdpp/internal.pb.h"
+#include "raft/codec.h"
 #include "server/ids.h"
 
 namespace etcdpp::server {
@@ -62,6 +64,26 @@ Result<Identity> BootstrapIdentity(const config::ServerConfig& cfg) {
   }
   id.cluster_id = ComputeClusterId(id.member_ids);
   return id;
+}
+
+std::vector<raft::Entry> InitialConfChangeEntries(const std::vector<membership::Member>& members) {
+  std::vector<raft::Entry> out;
+  uint64_t index = 0;
+  for (const auto& m : members) {
+    internalpb::ConfChangeContext ctx;
+    *ctx.mutable_member() = membership::ToProto(m);
+    raft::ConfChange cc;
+    cc.type = raft::ConfChangeType::kAddNode;
+    cc.node_id = m.id;
+    cc.context = ctx.SerializeAsString();
+    raft::Entry e;
+    e.term = 1;
+    e.index = ++index;
+    e.type = raft::EntryType::kConfChange;
+    e.data = raft::EncodeConfChange(cc);
+    out.push_back(std::move(e));
+  }
+  return out;
 }
 
 }  // namespace etcdpp::server

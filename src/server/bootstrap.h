@@ -10,6 +10,8 @@
 
 #include "common/status.h"
 #include "config/config.h"
+#include "membership/member.h"
+#include "raft/types.h"
 
 namespace etcdpp::server {
 
@@ -25,5 +27,12 @@ Result<std::map<std::string, std::vector<std::string>>> ParseInitialCluster(cons
 // InvalidArgument (etcd-like text) if --initial-cluster does not list this
 // member's name with exactly its advertised peer URLs.
 Result<Identity> BootstrapIdentity(const config::ServerConfig& cfg);
+
+// The log every member of a new cluster starts with, as etcd writes it: one
+// ConfChange AddNode entry per member (context = the encoded member), in the
+// given order (sorted by id, so every member writes the same log), at indexes
+// 1..N, term 1. Used by a bootstrapping member and by `etcdpp-utl snapshot
+// restore`; the caller saves them with HardState{1, 0, N}.
+std::vector<raft::Entry> InitialConfChangeEntries(const std::vector<membership::Member>& members);
 
 }  // namespace etcdpp::server

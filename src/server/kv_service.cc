@@ -1,6 +1,9 @@
 #include "server/kv_service.h"
 
+#include <atomic>
+
 #include "apply/kv_apply.h"
+#include "mvcc/range_stream.h"
 #include "server/status_map.h"
 
 namespace etcdpp::server {
@@ -79,7 +82,132 @@ void ReadConsistently(EtcdServer* s, grpc::ServerUnaryReactor* reactor, bool ser
   });
 }
 
+// etcd 3.7 checkRangeStreamRequest: Range's checks, then only the default
+// key order (sort_order NONE, whatever the target, or ASCEND by KEY) and no
+// min/max mod/create revision filters; both refusals are Unimplemented, which
+// clients take as "use the unary Range". Message texts are ours (unverified).
+Status CheckRangeStream(const etcdserverpb::RangeRequest& r) {
+  ETCDPP_RETURN_IF_ERROR(apply::CheckRange(r));
+  using RR = etcdserverpb::RangeRequest;
+  if (r.sort_order() != RR::NONE && !(r.sort_order() == RR::ASCEND && r.sort_target() == RR::KEY)) {
+    return Status::Unimplemented("etcdserver: RangeStream does not support custom sort orders");
+  }
+  if (r.min_mod_revision() != 0 || r.max_mod_revision() != 0 || r.min_create_revision() != 0 ||
+      r.max_create_revision() != 0) {
+    return Status::Unimplemented("etcdserver: RangeStream does not support revision filters");
+  }
+  return Status::OK();
+}
+
+mvcc::RangeStreamOptions StreamOptionsOf(const EtcdServer& s, const etcdserverpb::RangeRequest& r) {
+  mvcc::RangeStreamOptions o;
+  o.key = r.key();
+  o.end = r.range_end();
+  o.rev = r.revision();
+  o.limit = r.limit();
+  o.keys_only = r.keys_only();
+  o.count_only = r.count_only();
+  // A chunk near --max-request-bytes (etcd's target), so one chunk never
+  // exceeds max(max-request-bytes, one kv): any client that could write a kv
+  // can receive the chunk holding it.
+  o.byte_budget = static_cast<size_t>(s.config().max_request_bytes);
+  return o;
+}
+
+// One RangeStream call. Lifetime: gRPC owns it from RangeStream() until
+// OnDone (after Finish). Exactly one of {Start's read, WriteNext from
+// OnWriteDone} runs at a time, so only `cancelled_` is shared across threads.
+// Memory: one chunk (msg_) at a time; no LMDB txn is held between chunks.
+class RangeStreamReactor final
+    : public grpc::ServerWriteReactor<etcdserverpb::RangeStreamResponse> {
+ public:
+  RangeStreamReactor(EtcdServer* s, const etcdserverpb::RangeRequest& req)
+      : s_(s), cursor_(StreamOptionsOf(*s, req)) {}
+
+  void Start(bool serializable) {
+    // Auth hook: when src/auth exists, the same permission check as Range
+    // (read permission on [key, range_end); etcd IsRangePermitted) goes here,
+    // before any read, finishing with its error (PermissionDenied, ...).
+    if (serializable) {
+      WriteNext();
+      return;
+    }
+    // Linearizable as Range: ReadIndex, then wait for apply (a learner is
+    // refused there, as for Range). The pinned revision is read after it.
+    s_->WaitLinearizable([this](const Status& st) {
+      if (!st.ok()) {
+        Finish(ToGrpcStatus(st));
+        return;
+      }
+      WriteNext();
+    });
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {  // the client went away (cancel, deadline, broken connection)
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "etcdserver: request canceled"));
+      return;
+    }
+    if (last_written_) {
+      Finish(grpc::Status::OK);
+      return;
+    }
+    WriteNext();
+  }
+
+  void OnCancel() override { cancelled_.store(true, std::memory_order_relaxed); }
+  void OnDone() override { delete this; }
+
+ private:
+  void WriteNext() {
+    if (cancelled_.load(std::memory_order_relaxed)) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "etcdserver: request canceled"));
+      return;
+    }
+    msg_.Clear();
+    etcdserverpb::RangeResponse* rr = msg_.mutable_range_response();
+    // One read txn per chunk, ended with the lambda (before the write waits
+    // on the client): a slow client must not pin LMDB pages or hold off map
+    // growth.
+    auto chunk = [&]() -> Result<mvcc::RangeStreamChunk> {
+      auto txn = s_->store()->Read();
+      if (!txn.ok()) return txn.status();
+      return cursor_.Next(**txn, rr->mutable_kvs());
+    }();
+    if (!chunk.ok()) {
+      Finish(ToGrpcStatus(chunk.status()));
+      return;
+    }
+    if (chunk->last) {
+      // etcd 3.7: header, count and more travel in the final chunk only.
+      s_->FillHeader(rr->mutable_header());
+      rr->mutable_header()->set_revision(chunk->header_rev);
+      rr->set_count(chunk->count);
+      rr->set_more(chunk->more);
+      last_written_ = true;
+    }
+    StartWrite(&msg_);
+  }
+
+  EtcdServer* s_;
+  mvcc::RangeStreamCursor cursor_;
+  etcdserverpb::RangeStreamResponse msg_;  // the chunk being written (alive until OnWriteDone)
+  bool last_written_ = false;
+  std::atomic<bool> cancelled_{false};
+};
+
 }  // namespace
+
+grpc::ServerWriteReactor<etcdserverpb::RangeStreamResponse>* KvService::RangeStream(
+    grpc::CallbackServerContext* /*ctx*/, const etcdserverpb::RangeRequest* req) {
+  auto* reactor = new RangeStreamReactor(s_, *req);
+  if (Status st = CheckRangeStream(*req); !st.ok()) {
+    reactor->Finish(ToGrpcStatus(st));
+    return reactor;
+  }
+  reactor->Start(req->serializable());
+  return reactor;
+}
 
 grpc::ServerUnaryReactor* KvService::Range(grpc::CallbackServerContext* ctx,
                                            const etcdserverpb::RangeRequest* req,

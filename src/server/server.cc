@@ -224,7 +224,8 @@ Status EtcdServer::OpenStorage() {
   aopts.cluster_id = cluster_id_;
   aopts.member_id = member_id_;
   aopts.data_dir = snap_dir_ + "/db";
-  read_pool_ = std::make_unique<ReadPool>(2);
+  read_pool_ = std::make_unique<ReadPool>(
+      static_cast<int>(std::max(2u, std::thread::hardware_concurrency())));
   aopts.read_executor = [pool = read_pool_.get()](std::function<void()> fn) {
     pool->Post(std::move(fn));
   };

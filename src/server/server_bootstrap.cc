@@ -124,24 +124,13 @@ Status EtcdServer::BootstrapNewCluster(wal::ReadResult* rr) {
   // As etcd: one ConfChange AddNode entry per initial member (sorted by id,
   // so every member writes the same log) at indexes 1..N, term 1, committed
   // (HardState{1, 0, N}); fdatasync'ed before raft starts.
-  uint64_t index = 0;
   for (const auto& m : members) {
     LOG_INFO("added member", {"cluster-id", IdToHex(cluster_id_)},
              {"local-member-id", IdToHex(member_id_)}, {"added-peer-id", IdToHex(m.id)},
              {"added-peer-peer-urls", JoinStrings(m.peer_urls)});
-    internalpb::ConfChangeContext ctx;
-    *ctx.mutable_member() = membership::ToProto(m);
-    raft::ConfChange cc;
-    cc.type = raft::ConfChangeType::kAddNode;
-    cc.node_id = m.id;
-    cc.context = ctx.SerializeAsString();
-    raft::Entry e;
-    e.term = 1;
-    e.index = ++index;
-    e.type = raft::EntryType::kConfChange;
-    e.data = raft::EncodeConfChange(cc);
-    rr->entries.push_back(std::move(e));
   }
+  rr->entries = InitialConfChangeEntries(members);
+  const uint64_t index = rr->entries.size();
   rr->hard_state = raft::HardState{1, 0, index};
   return wal_->Save(rr->hard_state, rr->entries, /*sync=*/true);
 }
@@ -239,6 +228,8 @@ Status EtcdServer::StartServing() {
   leases_ = std::make_unique<ServerLeases>(this, lessor_.get());
   raft_->Start(/*campaign=*/single_voter_);
   leases_->Start();
+  // Metrics/health and the peer port's /version before ready, as etcd serves them.
+  ETCDPP_RETURN_IF_ERROR(listeners_->StartMetrics(this, cfg_));
   ETCDPP_RETURN_IF_ERROR(PublishSelf());
   std::string cv(kClusterVersion);
   cv = cv.substr(0, cv.rfind('.'));  // "3.6.0" -> "3.6"

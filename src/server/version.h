@@ -14,9 +14,6 @@
 #ifndef ETCDPP_VERSION
 #error "ETCDPP_VERSION must come from CMake"
 #endif
-#ifndef ETCDPP_GIT_SHA
-#define ETCDPP_GIT_SHA "not set"
-#endif
 
 namespace etcdpp::server {
 
@@ -24,6 +21,8 @@ inline constexpr const char* kEtcdVersion = ETCDPP_ETCD_VERSION;        // "3.6.
 inline constexpr const char* kClusterVersion = ETCDPP_CLUSTER_VERSION;  // "3.6.0"
 inline constexpr const char* kStorageVersion = ETCDPP_STORAGE_VERSION;  // "3.6.0"
 inline constexpr const char* kEtcdppVersion = ETCDPP_VERSION;           // "0.1.0"
-inline constexpr const char* kGitSha = ETCDPP_GIT_SHA;
+// Defined in the generated git_sha.cc only: a new commit recompiles that one
+// file, not every user of this header (ccache stays warm in CI).
+extern const char* const kGitSha;
 
 }  // namespace etcdpp::server
