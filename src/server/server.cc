@@ -419,6 +419,7 @@ Status EtcdServer::LoadMembers() {
 
 void EtcdServer::Stop() {
   if (stopped_.exchange(true)) return;
+  metrics_.Reset();  // no scrape reads the member while it stops
   // Order matters: first stop taking new client calls and let in-flight ones
   // finish (they need the raft loop and the applier), then stop the loop (it
   // saves everything already proposed), then the transport and the peer

@@ -22,6 +22,7 @@
 #include "etcdserverpb/rpc.pb.h"
 #include "lease/lessor.h"
 #include "membership/cluster.h"
+#include "metrics/metrics.h"
 #include "membership/reconfig.h"
 #include "mvcc/store.h"
 #include "peer/transport.h"
@@ -169,6 +170,9 @@ class EtcdServer final : public peer::Handler {
   std::atomic<bool> stopped_{false};
   mutable std::mutex alarms_mu_;
   std::vector<etcdserverpb::AlarmMember> alarms_;  // guarded by alarms_mu_
+  // The member-state metrics collector (health_probes.h). Last member: destroyed
+  // first, so a scrape never reads members already gone.
+  metrics::Registration metrics_;
 };
 
 }  // namespace etcdpp::server

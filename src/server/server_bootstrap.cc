@@ -14,6 +14,7 @@
 #include "raft/codec.h"
 #include "server/applier.h"
 #include "server/bootstrap.h"
+#include "server/health_probes.h"
 #include "server/ids.h"
 #include "server/listeners.h"
 #include "server/raft_node.h"
@@ -229,6 +230,7 @@ Status EtcdServer::StartServing() {
   raft_->Start(/*campaign=*/single_voter_);
   leases_->Start();
   // Metrics/health and the peer port's /version before ready, as etcd serves them.
+  metrics_ = RegisterServerMetrics(this);
   ETCDPP_RETURN_IF_ERROR(listeners_->StartMetrics(this, cfg_));
   ETCDPP_RETURN_IF_ERROR(PublishSelf());
   std::string cv(kClusterVersion);

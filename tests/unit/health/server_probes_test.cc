@@ -35,11 +35,9 @@ class ServerProbesTest : public ::testing::Test {
     server_ = std::move(s).value();
     health::RegisterHandlers(router_, MakeHealthProbes(server_.get()));
     health::RegisterVersionHandler(router_, MakeVersionInfo(server_.get()));
-    metrics::RegisterHandler(router_);
-    metrics_ = RegisterServerMetrics(server_.get());
+    metrics::RegisterHandler(router_);  // the member registers its own collector
   }
   void TearDown() override {
-    metrics_.Reset();  // before the server goes
     if (server_) server_->Stop();
     server_.reset();
     std::filesystem::remove_all(root_);
@@ -52,7 +50,6 @@ class ServerProbesTest : public ::testing::Test {
   config::ServerConfig cfg_;
   std::unique_ptr<EtcdServer> server_;
   http::Router router_;
-  metrics::Registration metrics_;
 };
 
 TEST_F(ServerProbesTest, HealthyMemberPassesEveryCheck) {
