@@ -106,8 +106,15 @@ Result<std::vector<mvccpb::Event>> Lessor::Revoke(mvcc::Batch& batch, int64_t id
     ETCDPP_RETURN_IF_ERROR((*txn)->End());
   }
   ETCDPP_RETURN_IF_ERROR(batch.DeleteLease(id));
-  std::lock_guard<std::mutex> lk(mu_);
-  leases_.erase(id);  // stale heap entries are skipped when they surface
+  std::vector<RenewCallback> waiters;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    leases_.erase(id);  // stale heap entries are skipped when they surface
+    waiters = TakeWaitersLocked(id);
+  }
+  // The batch commits after this (see RenewOrWait).
+  for (auto& cb : waiters)
+    cb(Status::NotFound(kErrLeaseNotFound), true);
   return events;
 }
 
@@ -189,6 +196,11 @@ void Lessor::MaybeCompactHeapsLocked() {
   rebuild(checkpoint_heap_, [](const Lease& l) { return l.checkpoint_at; });
 }
 
+void Lessor::SetCheckpointInterval(std::chrono::milliseconds interval) {
+  std::lock_guard<std::mutex> lk(mu_);
+  opts_.checkpoint_interval = interval;
+}
+
 void Lessor::Promote(std::chrono::milliseconds extend) {
   std::lock_guard<std::mutex> lk(mu_);
   primary_ = true;
@@ -234,16 +246,24 @@ void Lessor::Promote(std::chrono::milliseconds extend) {
 }
 
 void Lessor::Demote() {
-  std::lock_guard<std::mutex> lk(mu_);
-  primary_ = false;
-  for (auto& [id, l] : leases_) {
-    l.expiry = kForever;
-    l.expiry_key = kForever;
-    l.checkpoint_at = kForever;
+  std::vector<RenewCallback> waiters;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    primary_ = false;
+    for (auto& [id, l] : leases_) {
+      l.expiry = kForever;
+      l.expiry_key = kForever;
+      l.checkpoint_at = kForever;
+    }
+    expiry_heap_ = MinHeap();
+    checkpoint_heap_ = MinHeap();
+    pending_clears_.clear();
+    waiters = TakeWaitersLocked(0);
   }
-  expiry_heap_ = MinHeap();
-  checkpoint_heap_ = MinHeap();
-  pending_clears_.clear();
+  // etcd: the expired lease may never be revoked by this member now; the
+  // caller retries on the new leader.
+  for (auto& cb : waiters)
+    cb(Status::Unavailable(kErrNotPrimary), true);
 }
 
 bool Lessor::IsPrimary() const {
@@ -253,13 +273,57 @@ bool Lessor::IsPrimary() const {
 
 Result<int64_t> Lessor::Renew(int64_t id) {
   std::lock_guard<std::mutex> lk(mu_);
-  if (!primary_) return Status::Unavailable(kErrNotPrimary);
+  auto r = RenewLocked(id);
+  // Expired, revoke pending: not renewed (that would resurrect a lease the
+  // leader is deleting); RenewOrWait waits for the revoke as etcd does.
+  if (!r) return Status::NotFound(kErrLeaseNotFound);
+  return *r;
+}
+
+void Lessor::RenewOrWait(int64_t id, RenewCallback cb) {
+  std::optional<Result<int64_t>> r;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    r = RenewLocked(id);
+    if (!r) {
+      renew_waiters_[id].push_back(std::move(cb));
+      return;
+    }
+  }
+  cb(std::move(*r), false);
+}
+
+size_t Lessor::RenewWaiters() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  size_t n = 0;
+  for (const auto& [id, v] : renew_waiters_)
+    n += v.size();
+  return n;
+}
+
+std::vector<Lessor::RenewCallback> Lessor::TakeWaitersLocked(int64_t id) {
+  std::vector<RenewCallback> out;
+  if (id == 0) {
+    for (auto& [lid, v] : renew_waiters_) {
+      for (auto& cb : v)
+        out.push_back(std::move(cb));
+    }
+    renew_waiters_.clear();
+    return out;
+  }
+  auto it = renew_waiters_.find(id);
+  if (it == renew_waiters_.end()) return out;
+  out = std::move(it->second);
+  renew_waiters_.erase(it);
+  return out;
+}
+
+std::optional<Result<int64_t>> Lessor::RenewLocked(int64_t id) {
+  if (!primary_) return Result<int64_t>(Status::Unavailable(kErrNotPrimary));
   auto it = leases_.find(id);
-  if (it == leases_.end()) return Status::NotFound(kErrLeaseNotFound);
+  if (it == leases_.end()) return Result<int64_t>(Status::NotFound(kErrLeaseNotFound));
   Lease& l = it->second;
-  // Expired, revoke pending: etcd waits for the revoke and then answers not
-  // found; renewing now would resurrect a lease the leader is deleting.
-  if (l.expiry <= Now()) return Status::NotFound(kErrLeaseNotFound);
+  if (l.expiry <= Now()) return std::nullopt;
   // etcd clears a checkpointed remaining TTL through raft (at most 2 entries
   // per lease per checkpoint interval); the full TTL applies from now on.
   if (opts_.checkpoint && l.remaining > 0) pending_clears_.push_back(id);
@@ -405,19 +469,26 @@ Status Lessor::Load(mvcc::ReadTxn& txn) {
     auto it = leases.find(lease);
     if (it != leases.end()) it->second.keys.insert(std::move(key));
   }
-  std::lock_guard<std::mutex> lk(mu_);
-  leases_ = std::move(leases);
-  expiry_heap_ = MinHeap();
-  checkpoint_heap_ = MinHeap();
-  pending_clears_.clear();
-  if (primary_) {
-    // A leader that restores keeps expiring (etcd: forever until Promote;
-    // here the leader would otherwise never expire the restored leases).
-    for (auto& [id, l] : leases_) {
-      RefreshLocked(id, l, Clock::duration::zero());
-      ScheduleCheckpointLocked(id, l);
+  std::vector<RenewCallback> waiters;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    leases_ = std::move(leases);
+    expiry_heap_ = MinHeap();
+    checkpoint_heap_ = MinHeap();
+    pending_clears_.clear();
+    waiters = TakeWaitersLocked(0);
+    if (primary_) {
+      // A leader that restores keeps expiring (etcd: forever until Promote;
+      // here the leader would otherwise never expire the restored leases).
+      for (auto& [id, l] : leases_) {
+        RefreshLocked(id, l, Clock::duration::zero());
+        ScheduleCheckpointLocked(id, l);
+      }
     }
   }
+  // Their leases were replaced: let them ask again.
+  for (auto& cb : waiters)
+    cb(Status::Unavailable(kErrNotPrimary), true);
   return Status::OK();
 }
 

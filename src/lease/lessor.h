@@ -31,6 +31,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <queue>
 #include <set>
 #include <string>
@@ -134,6 +135,10 @@ class Lessor {
   void Demote();
   bool IsPrimary() const;
 
+  // Changes Options::checkpoint_interval for checkpoints scheduled from now
+  // on (a test hook: etcd has no flag for it, only its Go test config).
+  void SetCheckpointInterval(std::chrono::milliseconds interval);
+
   // KeepAlive on the leader: refreshes the expiry, returns the granted TTL.
   // Not leader -> Unavailable kErrNotPrimary; unknown or already expired
   // (revoke pending) -> NotFound kErrLeaseNotFound (etcd waits for the
@@ -141,6 +146,21 @@ class Lessor {
   // remaining TTL set, queues a clearing checkpoint (id, 0) for
   // CheckpointsDue, as etcd's Renew proposes one.
   Result<int64_t> Renew(int64_t id);
+
+  // KeepAlive as etcd's lessor.Renew answers it: like Renew, except for a
+  // lease whose time is up but whose revoke is not applied yet. etcd waits:
+  // cb gets NotFound kErrLeaseNotFound once the revoke is applied (so a
+  // client told "not found" never sees the lease's keys any more), or
+  // Unavailable kErrNotPrimary if leadership is lost (or the state is
+  // reloaded) first; the caller then retries on the leader. cb runs inline
+  // (waited = false), or later (waited = true) on the thread applying the
+  // revoke / calling Demote or Load, never under the lessor's lock. A revoke
+  // is applied inside the applier's batch, before its LMDB commit: a caller
+  // that must not answer before the deletes are visible waits for the apply
+  // (etcd answers after the revoke's txn ended, i.e. once they are visible).
+  using RenewCallback = std::function<void(Result<int64_t>, bool waited)>;
+  void RenewOrWait(int64_t id, RenewCallback cb);
+  size_t RenewWaiters() const;  // tests
 
   // Up to `max` leases whose time is up, earliest first (empty on a
   // follower). Each one is handed out again after expired_retry_interval if
@@ -198,6 +218,10 @@ class Lessor {
   using MinHeap = std::priority_queue<HeapItem, std::vector<HeapItem>, std::greater<HeapItem>>;
 
   Clock::time_point Now() const;
+  // Renew with mu_ held; nullopt = expired, revoke pending.
+  std::optional<Result<int64_t>> RenewLocked(int64_t id);
+  // Takes the waiters (of `id`, or all with id 0) to call outside mu_.
+  std::vector<RenewCallback> TakeWaitersLocked(int64_t id);
   void RefreshLocked(int64_t id, Lease& l, Clock::duration extend);
   void ScheduleCheckpointLocked(int64_t id, Lease& l);
   void MaybeCompactHeapsLocked();
@@ -210,6 +234,7 @@ class Lessor {
   MinHeap expiry_heap_;
   MinHeap checkpoint_heap_;
   std::vector<int64_t> pending_clears_;
+  std::map<int64_t, std::vector<RenewCallback>> renew_waiters_;  // expired, revoke pending
   uint64_t id_seed_ = 0;
   uint64_t id_counter_ = 0;
 };

@@ -61,6 +61,19 @@ Result<std::vector<std::pair<int64_t, std::string>>> ReadLeases(MDB_txn* txn, co
   return out;
 }
 
+Result<std::vector<std::string>> ReadAlarms(MDB_txn* txn, const Dbs& dbs) {
+  std::vector<std::string> out;
+  lmdb::Cursor c;
+  int rc = c.Open(txn, dbs.alarm);
+  if (rc != MDB_SUCCESS) return lmdb::ToStatus(rc, "alarm cursor");
+  MDB_val k, v;
+  for (rc = c.Get(&k, &v, MDB_FIRST); rc == MDB_SUCCESS; rc = c.Get(&k, &v, MDB_NEXT)) {
+    out.emplace_back(lmdb::View(k));
+  }
+  if (rc != MDB_NOTFOUND) return lmdb::ToStatus(rc, "scan alarm");
+  return out;
+}
+
 Result<std::vector<std::pair<int64_t, std::string>>> ReadLeasedKeys(const Reader& r, int64_t rev) {
   // A full scan: only at start-up / snapshot restore (etcd rebuilds its
   // lease->keys map the same way, from the key index).

@@ -26,6 +26,7 @@ struct Dbs {
   MDB_dbi members = 0;          // member id (8B BE) -> etcdserverpb.Member (src/membership)
   MDB_dbi members_removed = 0;  // member id (8B BE) -> "" (ids that may never come back)
   MDB_dbi lease = 0;            // lease id (8B BE) -> src/lease's encoding
+  MDB_dbi alarm = 0;            // raised alarm (caller's encoding, etcd: AlarmMember) -> ""
 };
 
 // One live (or, with tombstones, any) key met by a scan.
@@ -74,6 +75,9 @@ Result<std::vector<uint64_t>> ReadRemovedMembers(MDB_txn* txn, const Dbs& dbs);
 // The lease table, raw, by id; and every live key at rev with a lease != 0.
 Result<std::vector<std::pair<int64_t, std::string>>> ReadLeases(MDB_txn* txn, const Dbs& dbs);
 Result<std::vector<std::pair<int64_t, std::string>>> ReadLeasedKeys(const Reader& r, int64_t rev);
+
+// The alarm table's keys, in key order.
+Result<std::vector<std::string>> ReadAlarms(MDB_txn* txn, const Dbs& dbs);
 
 inline constexpr std::string_view kMetaConsistentIndex = "consistent_index";
 inline constexpr std::string_view kMetaTerm = "term";

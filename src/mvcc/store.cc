@@ -30,7 +30,8 @@ using lmdb::View;
 namespace {
 
 constexpr std::string_view kErrNoSpace = "etcdserver: mvcc: database space exceeded";
-constexpr size_t kCompactionChunkKeys = 1000;  // index keys per compaction write txn
+constexpr size_t kCompactionChunkKeys = 1000;      // index keys per compaction write txn
+constexpr char kDefragFile[] = "data.mdb.defrag";  // the compacting copy, before its rename
 
 Status PutMetaU64(MDB_txn* txn, MDB_dbi meta, std::string_view name, uint64_t value, int* rc) {
   std::string v = BE64(value);
@@ -70,6 +71,7 @@ class ReadTxnImpl final : public ReadTxn {
     return ReadLeasedKeys(Reader(txn_.get(), dbs_), rev_);
   }
   const Reader* RawReader() const override { return &reader_; }
+  Result<std::vector<std::string>> Alarms() override { return ReadAlarms(txn_.get(), dbs_); }
 
  private:
   std::shared_lock<std::shared_mutex> lock_;  // held while the txn lives (see map resizing)
@@ -172,6 +174,9 @@ class StoreImpl final : public Store {
   }
 
   Status OpenEnv(const std::string& dir, const Options& opts);
+  // Creates env_ on dir_ (map size `initial`, capped by max_map_size_) and
+  // opens every named database into dbs_ (creating missing ones).
+  Status OpenLmdb(size_t initial);
 
   std::shared_lock<std::shared_mutex> ReaderLock() {
     // Bounded wait: a thread that already holds a ReadTxn must not deadlock
@@ -201,6 +206,8 @@ class StoreImpl final : public Store {
   Status RunCompaction() override;
   Result<bool> CompactionStep() override;
   Result<HashKVResult> HashKV(int64_t rev) override;
+  Result<HashResult> Hash() override;
+  Status Defrag() override;
 
   uint64_t ConsistentIndex() const override { return ci_.load(std::memory_order_acquire); }
   uint64_t ConsistentTerm() const override { return term_.load(std::memory_order_acquire); }
@@ -267,6 +274,7 @@ class StoreImpl final : public Store {
   int64_t comp_target_ = 0;       // compaction in progress (writer thread only)
   std::string comp_resume_;
   std::atomic<bool> batch_open_{false};
+  bool no_sync_ = false;
 };
 
 // The applier's write batch: one LMDB write txn holding many logical txns.
@@ -340,6 +348,12 @@ class BatchImpl final : public Batch {
   Result<std::vector<std::pair<int64_t, std::string>>> Leases() override {
     if (!dead_.ok()) return dead_;
     return ReadLeases(txn_.get(), s_->dbs_);
+  }
+  Status PutAlarm(std::string_view key) override {
+    return AuxWrite(Op::kAuxPut, s_->dbs_.alarm, std::string(key), {});
+  }
+  Status DeleteAlarm(std::string_view key) override {
+    return AuxWrite(Op::kAuxDel, s_->dbs_.alarm, std::string(key), {});
   }
 
   Status Commit() override {
@@ -787,13 +801,41 @@ Status StoreImpl::OpenEnv(const std::string& dir, const Options& opts) {
     return Status::Unavailable("mvcc: " + dir +
                                " is in use by another store (flock: " + std::strerror(errno) + ")");
   }
+  max_map_size_ = opts.map_size_bytes;
+  no_sync_ = opts.unsafe_no_fsync;
+  size_t initial = std::min<size_t>(opts.map_size_bytes, opts.initial_map_size_bytes);
+  // A defragmentation copy left by a crash: the rename never happened, so
+  // data.mdb is the complete old file and the copy is garbage.
+  ::unlink((dir + "/" + kDefragFile).c_str());
+  ETCDPP_RETURN_IF_ERROR(OpenLmdb(initial));
+  int dead = 0;
+  mdb_reader_check(env_, &dead);  // reader slots left by crashed processes
+
+  lmdb::Txn txn;
+  int rc = lmdb::Txn::Begin(env_, MDB_RDONLY, &txn);
+  if (rc != MDB_SUCCESS) return lmdb::ToStatus(rc, "begin");
+  auto cur = GetMetaU64(txn.get(), dbs_.meta, kMetaCurrentRev, 1);
+  auto cmp = GetMetaU64(txn.get(), dbs_.meta, kMetaScheduledCompact, 0);
+  auto fin = GetMetaU64(txn.get(), dbs_.meta, kMetaFinishedCompact, 0);
+  auto ci = GetMetaU64(txn.get(), dbs_.meta, kMetaConsistentIndex, 0);
+  auto term = GetMetaU64(txn.get(), dbs_.meta, kMetaTerm, 0);
+  for (const auto* r : {&cur, &cmp, &fin, &ci, &term}) {
+    if (!r->ok()) return r->status();
+  }
+  current_rev_ = static_cast<int64_t>(*cur);
+  compact_rev_ = static_cast<int64_t>(*cmp);
+  finished_compact_ = static_cast<int64_t>(*fin);
+  ci_ = *ci;
+  term_ = *term;
+  return Status::OK();
+}
+
+Status StoreImpl::OpenLmdb(size_t initial) {
   int rc = mdb_env_create(&env_);
   if (rc != MDB_SUCCESS) return lmdb::ToStatus(rc, "env create");
-  max_map_size_ = opts.map_size_bytes;
-  size_t initial = std::min<size_t>(opts.map_size_bytes, opts.initial_map_size_bytes);
   // An existing data file larger than the initial map: start at its size.
   struct stat st;
-  if (::stat((dir + "/data.mdb").c_str(), &st) == 0) {
+  if (::stat((dir_ + "/data.mdb").c_str(), &st) == 0) {
     initial = std::max<size_t>(initial, static_cast<size_t>(st.st_size));
   }
   if ((rc = mdb_env_set_maxdbs(env_, 16)) != MDB_SUCCESS ||
@@ -803,14 +845,12 @@ Status StoreImpl::OpenEnv(const std::string& dir, const Options& opts) {
   }
   // MDB_NOTLS: read txns are not tied to threads (gRPC threads hand them around).
   unsigned flags = MDB_NOTLS | MDB_NOMETASYNC;
-  if (opts.unsafe_no_fsync) flags |= MDB_NOSYNC;
-  rc = mdb_env_open(env_, dir.c_str(), flags, 0600);
-  if (rc != MDB_SUCCESS) return lmdb::ToStatus(rc, "env open " + dir);
+  if (no_sync_) flags |= MDB_NOSYNC;
+  rc = mdb_env_open(env_, dir_.c_str(), flags, 0600);
+  if (rc != MDB_SUCCESS) return lmdb::ToStatus(rc, "env open " + dir_);
   if (mdb_env_get_maxkeysize(env_) < static_cast<int>(kSurrogateBytes)) {
     return Status::Internal("mvcc: LMDB max key size too small for the index encoding");
   }
-  int dead = 0;
-  mdb_reader_check(env_, &dead);  // reader slots left by crashed processes
   MDB_envinfo info;
   mdb_env_info(env_, &info);
   map_size_ = info.me_mapsize;
@@ -828,22 +868,11 @@ Status StoreImpl::OpenEnv(const std::string& dir, const Options& opts) {
       (rc = mdb_dbi_open(txn.get(), "members_removed", MDB_CREATE, &dbs_.members_removed)) !=
           MDB_SUCCESS ||
       // Added with leases: created in older data dirs too.
-      (rc = mdb_dbi_open(txn.get(), "lease", MDB_CREATE, &dbs_.lease)) != MDB_SUCCESS) {
+      (rc = mdb_dbi_open(txn.get(), "lease", MDB_CREATE, &dbs_.lease)) != MDB_SUCCESS ||
+      // Added with alarms (maintenance): created in older data dirs too.
+      (rc = mdb_dbi_open(txn.get(), "alarm", MDB_CREATE, &dbs_.alarm)) != MDB_SUCCESS) {
     return lmdb::ToStatus(rc, "open databases");
   }
-  auto cur = GetMetaU64(txn.get(), dbs_.meta, kMetaCurrentRev, 1);
-  auto cmp = GetMetaU64(txn.get(), dbs_.meta, kMetaScheduledCompact, 0);
-  auto fin = GetMetaU64(txn.get(), dbs_.meta, kMetaFinishedCompact, 0);
-  auto ci = GetMetaU64(txn.get(), dbs_.meta, kMetaConsistentIndex, 0);
-  auto term = GetMetaU64(txn.get(), dbs_.meta, kMetaTerm, 0);
-  for (const auto* r : {&cur, &cmp, &fin, &ci, &term}) {
-    if (!r->ok()) return r->status();
-  }
-  current_rev_ = static_cast<int64_t>(*cur);
-  compact_rev_ = static_cast<int64_t>(*cmp);
-  finished_compact_ = static_cast<int64_t>(*fin);
-  ci_ = *ci;
-  term_ = *term;
   return lmdb::ToStatus(txn.Commit(), "commit open");
 }
 
@@ -1042,6 +1071,9 @@ Status StoreImpl::RestoreFrom(const std::string& path) {
 }
 
 Status StoreImpl::Sync() {
+  // Called from the raft loop's thread: the shared lock keeps a Defrag from
+  // swapping the environment under it.
+  std::shared_lock<std::shared_mutex> lock = ReaderLock();
   int rc = mdb_env_sync(env_, 1);
   return lmdb::ToStatus(rc, "env sync");
 }
@@ -1199,7 +1231,19 @@ Result<HashKVResult> StoreImpl::HashKV(int64_t rev) {
   if (rev <= 0) rev = cur;
   if (rev < compact) return Status::OutOfRange(kErrCompacted);
   Reader r(txn.get(), dbs_);
-  uint32_t crc = 0;
+  // Rows at or below the compact revision count only if they are a key's
+  // live version at `rev` (etcd: kvindex.Keep(rev)). With no key live at rev
+  // etcd hashes whatever physical compaction left, i.e. the versions live at
+  // the compact revision: use that set, whether or not compaction has run.
+  bool any_live = false;
+  ETCDPP_RETURN_IF_ERROR(
+      r.Scan(std::string_view("\0", 1), std::string_view("\0", 1), rev, [&](const ScanItem&) {
+        any_live = true;
+        return false;
+      }));
+  const int64_t keep_at = any_live ? rev : compact;
+  // etcd seeds the CRC with the bucket's name: same value for the same history.
+  uint32_t crc = crc32c::Value("key");
   lmdb::Cursor c;
   if ((rc = c.Open(txn.get(), dbs_.key)) != MDB_SUCCESS) return lmdb::ToStatus(rc, "cursor");
   MDB_val k, v;
@@ -1218,7 +1262,7 @@ Result<HashKVResult> StoreImpl::HashKV(int64_t rev) {
       std::string ik;
       bool exists = false;
       ETCDPP_RETURN_IF_ERROR(r.ResolveIndexKey(kv.key(), &ik, &exists));
-      auto e = r.EntryAt(ik, compact);
+      auto e = r.EntryAt(ik, keep_at);
       if (!e.ok()) return e.status();
       keep = e->has_value() && !(*e)->tombstone && (*e)->rev == rv;
     }
@@ -1230,6 +1274,87 @@ Result<HashKVResult> StoreImpl::HashKV(int64_t rev) {
   }
   if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) return lmdb::ToStatus(rc, "hash scan");
   return HashKVResult{crc, compact, rev};
+}
+
+Result<HashResult> StoreImpl::Hash() {
+  std::shared_lock<std::shared_mutex> lock = ReaderLock();
+  lmdb::Txn txn;
+  int rc = lmdb::Txn::Begin(env_, MDB_RDONLY, &txn);
+  if (rc != MDB_SUCCESS) return lmdb::ToStatus(rc, "begin read txn");
+  auto cur = GetMetaU64(txn.get(), dbs_.meta, kMetaCurrentRev, 1);
+  if (!cur.ok()) return cur.status();
+  auto names = DbNames(txn.get());  // in LMDB's (memcmp) order, as bbolt orders buckets
+  if (!names.ok()) return names.status();
+  uint32_t crc = 0;
+  for (const std::string& name : *names) {
+    MDB_dbi dbi;
+    // Every table was opened by OpenLmdb: this returns its existing handle.
+    if ((rc = mdb_dbi_open(txn.get(), name.c_str(), 0, &dbi)) != MDB_SUCCESS) {
+      return lmdb::ToStatus(rc, "open " + name);
+    }
+    crc = crc32c::Extend(crc, name.data(), name.size());
+    const bool meta = dbi == dbs_.meta;
+    lmdb::Cursor c;
+    if ((rc = c.Open(txn.get(), dbi)) != MDB_SUCCESS) return lmdb::ToStatus(rc, "cursor");
+    MDB_val k, v;
+    for (rc = c.Get(&k, &v, MDB_FIRST); rc == MDB_SUCCESS; rc = c.Get(&k, &v, MDB_NEXT)) {
+      std::string_view kv = View(k);
+      // Raft bookkeeping differs between members at the same data (etcd
+      // ignores the same two keys).
+      if (meta && (kv == kMetaConsistentIndex || kv == kMetaTerm)) continue;
+      crc = crc32c::Extend(crc, k.mv_data, k.mv_size);
+      crc = crc32c::Extend(crc, v.mv_data, v.mv_size);
+    }
+    if (rc != MDB_NOTFOUND) return lmdb::ToStatus(rc, "hash scan " + name);
+  }
+  return HashResult{crc, static_cast<int64_t>(*cur)};
+}
+
+Status StoreImpl::Defrag() {
+  if (batch_open_.load()) {
+    return Status::FailedPrecondition("mvcc: defragment while a batch is open");
+  }
+  const std::string copy = dir_ + "/" + kDefragFile;
+  const std::string data = dir_ + "/data.mdb";
+  ::unlink(copy.c_str());
+  // 1. The compacting copy, in a read txn: readers go on; no writer can run
+  //    (the caller is the writer thread), so the copy is the current state.
+  //    SnapshotTo fsyncs it before returning.
+  ETCDPP_RETURN_IF_ERROR(SnapshotTo(copy));
+  // 2. The swap. New readers queue on grow_mu_ (as for GrowMap); the
+  //    exclusive lock waits for every live read txn of the old environment.
+  std::lock_guard<std::timed_mutex> gate(grow_mu_);
+  growing_.store(true);
+  struct Reset {
+    std::atomic<bool>* f;
+    ~Reset() { f->store(false); }
+  } reset{&growing_};
+  std::unique_lock<std::shared_mutex> lock(resize_mu_);
+  // Everything committed is in the copy; syncing the old file first keeps
+  // the old file valid for the (crash) case that the rename is lost.
+  mdb_env_sync(env_, 1);
+  mdb_env_close(env_);
+  env_ = nullptr;
+  if (::rename(copy.c_str(), data.c_str()) != 0) {
+    int err = errno;
+    ::unlink(copy.c_str());
+    Status reopen = OpenLmdb(map_size_);
+    if (!reopen.ok()) {
+      return Status::Internal("mvcc: reopen after a failed defrag: " + reopen.message());
+    }
+    return Status::IOError("mvcc: defrag rename " + copy + ": " + std::strerror(err));
+  }
+  // The rename must be durable before anything is written to the new file:
+  // otherwise a crash could bring back the old file without those writes
+  // (the WAL would replay them, but only from the old consistent index).
+  int dfd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    if (!no_sync_) ::fsync(dfd);
+    ::close(dfd);
+  }
+  Status st = OpenLmdb(map_size_);
+  if (!st.ok()) return Status::Internal("mvcc: reopen after defrag: " + st.message());
+  return Status::OK();
 }
 
 }  // namespace

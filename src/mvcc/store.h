@@ -8,6 +8,8 @@
 //   members          member id (8B BE) -> serialized etcdserverpb.Member
 //   members_removed  member id (8B BE) -> "" (etcd's members_removed bucket)
 //   lease            lease id (8B BE) -> encoded by src/lease (etcd's lease bucket)
+//   alarm            raised alarm (the server's encoding: a serialized AlarmMember, as
+//                    etcd's alarm bucket) -> ""
 // plus, for later issues, aux tables (lease, auth, alarm, ...). Tables missing
 // from an older data dir are created at open.
 //
@@ -109,6 +111,8 @@ class ReadTxn : public ReadView {
   // This snapshot's LMDB-level reader, for src/mvcc's own chunked reads
   // (range_stream.h); nullptr for a view that is not an LMDB snapshot.
   virtual const Reader* RawReader() const { return nullptr; }
+  // The alarm table's keys (the server's encoding), in key order.
+  virtual Result<std::vector<std::string>> Alarms() = 0;
 };
 
 // One logical etcd transaction (one revision) inside a write Batch. Ranges see
@@ -166,9 +170,18 @@ class Batch {
   virtual Status DeleteLease(int64_t id) = 0;  // OK if absent
   virtual Result<std::vector<std::pair<int64_t, std::string>>> Leases() = 0;
 
+  // The alarm table (etcd's `alarm` bucket): same rules as the lease table.
+  virtual Status PutAlarm(std::string_view key) = 0;
+  virtual Status DeleteAlarm(std::string_view key) = 0;  // OK if absent
+
   // Commits (one fdatasync unless unsafe_no_fsync). After OK, readers see it.
   virtual Status Commit() = 0;
   // Dropping a Batch without Commit aborts it.
+};
+
+struct HashResult {
+  uint32_t hash = 0;
+  int64_t rev = 0;  // the store's current revision at the time of the hash
 };
 
 struct HashKVResult {
@@ -197,10 +210,32 @@ class Store {
   // compaction is resumed from the start (it is idempotent).
   virtual Result<bool> CompactionStep() = 0;
 
-  // CRC32C over the logical content of revisions <= rev that compaction keeps
-  // (etcd's HashKV); rev 0 = current. Equal on any two stores with the same
-  // history, independent of LMDB page layout.
+  // etcd's HashKV: CRC32C over the revisions <= rev, where a revision at or
+  // below the compact revision counts only if it is its key's live version at
+  // rev (etcd kvindex.Keep(rev); at the compact revision if no key is live at
+  // rev); rev 0 = current. Equal on any two stores with the same history,
+  // independent of LMDB page layout and of physical compaction progress.
+  // Bit-for-bit etcd's value for the same history: the CRC starts with the
+  // table name "key", then every counted row's revision key and serialized
+  // KeyValue in revision order. Errors: kErrFutureRev (rev > current),
+  // kErrCompacted (rev < compacted; == is allowed, as etcd 3.6).
   virtual Result<HashKVResult> HashKV(int64_t rev) = 0;
+  // etcd's Maintenance.Hash: CRC32C over every table (by name order: the
+  // name, then each row's key and value), except meta's consistent index and
+  // term. Logical rows only (LMDB page layout never counts), but unlike HashKV
+  // it sees physical compaction progress, exactly as etcd's does.
+  virtual Result<HashResult> Hash() = 0;
+
+  // Defragmentation: writes a compacting copy of the environment next to it
+  // (<dir>/data.mdb.defrag, fsynced; taken in a read txn, so readers go on),
+  // then waits for every read txn to end, closes the environment, renames the
+  // copy over data.mdb (fsyncs the dir) and reopens. Writer thread only, no
+  // Batch open (the applier runs it between batches: writes queue meanwhile,
+  // none is lost). Afterwards DbSizeBytes() is about DbSizeInUseBytes(). A
+  // crash at any point leaves either the old file or the new one (a leftover
+  // copy is deleted at Open). Error after the rename: the store is unusable
+  // (Internal) and the caller must stop.
+  virtual Status Defrag() = 0;
 
   // Committed state (cheap; no txn needed).
   virtual uint64_t ConsistentIndex() const = 0;

@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "metrics/etcd_metrics.h"
 #include "raft/codec.h"
+#include "server/alarms.h"
 
 namespace etcdpp::server {
 namespace {
@@ -69,7 +70,7 @@ void Applier::Enqueue(std::vector<raft::Entry> entries) {
     std::lock_guard<std::mutex> lock(mu_);
     if (error_.ok()) {
       for (auto& e : entries)
-        queue_.push_back(Item{std::move(e), {}});
+        queue_.push_back(Item{std::move(e), {}, {}});
       cv_.notify_one();
       return;
     }
@@ -86,12 +87,25 @@ void Applier::Enqueue(std::vector<raft::Entry> entries) {
   }
 }
 
+void Applier::EnqueueTask(std::function<void(const Status&)> task) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (error_.ok() && !stopping_) {
+      queue_.push_back(Item{{}, {}, std::move(task)});
+      cv_.notify_one();
+      return;
+    }
+  }
+  Status err = Error();
+  task(err.ok() ? Status::Unavailable("etcdserver: server stopped") : err);
+}
+
 void Applier::EnqueueRestore(uint64_t index, uint64_t term, std::string path) {
   std::lock_guard<std::mutex> lock(mu_);
   raft::Entry e;
   e.index = index;
   e.term = term;
-  queue_.push_back(Item{std::move(e), std::move(path)});
+  queue_.push_back(Item{std::move(e), std::move(path), {}});
   cv_.notify_one();
 }
 
@@ -145,23 +159,28 @@ void Applier::Run() {
   for (;;) {
     batch.clear();
     std::optional<Item> restore;
+    std::function<void(const Status&)> task;
     bool stop = false;
     {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait(lock, [&] { return stopping_ || !queue_.empty() || compaction_pending_; });
       // Take everything committed so far (bounded): one LMDB txn, one sync. A
-      // restore is done on its own, in queue order.
-      if (!queue_.empty() && !queue_.front().restore_path.empty()) {
+      // restore or a task is done on its own, in queue order.
+      if (!queue_.empty() && queue_.front().task) {
+        task = std::move(queue_.front().task);
+        queue_.pop_front();
+      } else if (!queue_.empty() && !queue_.front().restore_path.empty()) {
         restore = std::move(queue_.front());
         queue_.pop_front();
       }
-      while (!restore && !queue_.empty() && queue_.front().restore_path.empty() &&
-             batch.size() < opts_.max_entries_per_batch) {
+      while (!restore && !task && !queue_.empty() && queue_.front().restore_path.empty() &&
+             !queue_.front().task && batch.size() < opts_.max_entries_per_batch) {
         batch.push_back(std::move(queue_.front().entry));
         queue_.pop_front();
       }
       stop = stopping_ && queue_.empty();
     }
+    if (task) task(Status::OK());  // between batches: nothing is open
     if (restore) {
       if (Status st = Restore(*restore); !st.ok()) {
         Fail(Status(st.code(), "etcdserver: failed to restore from snapshot: " + st.message()),
@@ -195,11 +214,16 @@ void Applier::Run() {
 void Applier::Fail(const Status& err, uint64_t first, uint64_t last) {
   LOG_ERROR("failed to apply committed entries; rejecting all further writes",
             {"error", err.ToString()}, {"first-index", first}, {"last-index", last});
+  std::vector<std::function<void(const Status&)>> tasks;
   {
     std::lock_guard<std::mutex> lock(mu_);
     error_ = err;
+    for (auto& it : queue_)
+      if (it.task) tasks.push_back(std::move(it.task));
     queue_.clear();
   }
+  for (auto& t : tasks)
+    t(err);
   applied_cv_.notify_all();
   wait_->FailAll(err);
   FireReadWaiters(Status::OK());  // see WaitApplied: served from committed state
@@ -305,6 +329,8 @@ etcdserverpb::ResponseHeader* Applier::MutableHeader(internalpb::InternalRespons
       return r->mutable_lease_revoke()->mutable_header();
     case internalpb::InternalResponse::kLeaseCheckpoint:
       return r->mutable_lease_checkpoint()->mutable_header();
+    case internalpb::InternalResponse::kAlarm:
+      return r->mutable_alarm()->mutable_header();
     default:
       return nullptr;
   }
@@ -351,6 +377,23 @@ void Applier::ApplyEntry(mvcc::Batch& batch, const raft::Entry& e, std::vector<R
     results->push_back(std::move(r));
     return;
   }
+  if (req.request_case() == internalpb::InternalRequest::kAlarm) {
+    r.status = opts_.apply_alarm ? opts_.apply_alarm(batch, req, &r.resp)
+                                 : Status::Unimplemented("etcdserver: alarms are not supported");
+    if (r.resp.response_case() != internalpb::InternalResponse::kAlarm) r.resp.mutable_alarm();
+    SetRevision(&r.resp, CurrentRevision(batch));
+    results->push_back(std::move(r));
+    return;
+  }
+  if (opts_.admit) {
+    r.status = opts_.admit(req);
+    if (!r.status.ok()) {
+      results->push_back(std::move(r));
+      return;
+    }
+  }
+  // Decided before the write changes the db size (etcd's quota applier).
+  const bool fits = !opts_.quota_available || opts_.quota_available(req);
   if (req.request_case() == internalpb::InternalRequest::kLeaseGrant ||
       req.request_case() == internalpb::InternalRequest::kLeaseRevoke ||
       req.request_case() == internalpb::InternalRequest::kLeaseCheckpoint) {
@@ -359,6 +402,7 @@ void Applier::ApplyEntry(mvcc::Batch& batch, const raft::Entry& e, std::vector<R
                                  : Status::Unimplemented("etcdserver: leases are not supported");
     batch_events_.insert(batch_events_.end(), events.begin(), events.end());
     SetRevision(&r.resp, CurrentRevision(batch));
+    if (r.status.ok() && !fits) r.status = ErrNoSpace();
     results->push_back(std::move(r));
     return;
   }
@@ -412,6 +456,7 @@ void Applier::ApplyEntry(mvcc::Batch& batch, const raft::Entry& e, std::vector<R
   }
   Status end = txn.End();
   if (!end.ok() && r.status.ok()) r.status = end;
+  if (r.status.ok() && !fits) r.status = ErrNoSpace();
   results->push_back(std::move(r));
 }
 

@@ -59,6 +59,18 @@ class Applier {
         apply_lease;
     // Every logical txn's changes before it ends (lease attachments).
     std::function<void(const std::vector<mvccpb::Event>&)> on_txn_changes;
+    // Alarms (src/server/alarms.h via the server): a committed alarm request
+    // inside the batch (no TxnWrite open).
+    std::function<Status(mvcc::Batch&, const internalpb::InternalRequest&,
+                         internalpb::InternalResponse*)>
+        apply_alarm;
+    // Asked before every other request: non-OK refuses it unapplied (etcd's
+    // corrupt and capped appliers while CORRUPT/NOSPACE is raised).
+    std::function<Status(const internalpb::InternalRequest&)> admit;
+    // etcd's quota applier, asked before a request is applied: a Put, Txn or
+    // LeaseGrant that did not fit is still applied (every member applies the
+    // same log) but answered "database space exceeded".
+    std::function<bool(const internalpb::InternalRequest&)> quota_available;
   };
 
   Applier(mvcc::Store* store, WaitRegistry* wait, Options opts);
@@ -74,6 +86,12 @@ class Applier {
 
   // Queues committed entries (log order; called by the raft loop).
   void Enqueue(std::vector<raft::Entry> entries);
+  // Queues `task` behind the entries already queued: it runs on the applier
+  // thread between two batches (no Batch open, nothing applied meanwhile:
+  // later entries wait in the queue, none is lost), with OK. If the applier
+  // has failed or stops first, it runs with that error instead (on the
+  // caller's or the stopping thread). For Maintenance.Defragment.
+  void EnqueueTask(std::function<void(const Status&)> task);
   // Queues a restore of the whole store from a snapshot db file (received
   // from the leader), behind the entries already queued. The file is
   // deleted once the restore is durable.
@@ -106,6 +124,7 @@ class Applier {
   struct Item {
     raft::Entry entry;
     std::string restore_path;  // non-empty: restore the store (entry.index/term = snapshot's)
+    std::function<void(const Status&)> task;  // set: run it between batches (EnqueueTask)
   };
 
   void Run();

@@ -1,9 +1,11 @@
 #include "server/lease_service.h"
 
 #include <memory>
+#include <mutex>
 #include <utility>
 
 #include "server/status_map.h"
+#include "server/watch_service.h"
 
 namespace etcdpp::server {
 namespace {
@@ -29,54 +31,127 @@ void FillAppliedHeader(LeaseBackend* b, etcdserverpb::ResponseHeader* h) {
 
 // One keepalive stream. Strictly one request at a time: read, renew (maybe
 // forwarded, asynchronously), write, read again, so answers keep request
-// order and at most one write is outstanding (gRPC's rule).
+// order and at most one write is outstanding (gRPC's rule). Lifetime: owned
+// by self_ until OnDone, and by a pending forward or the leader monitor while
+// they call back; Finish happens exactly once and never during a write.
 class KeepAliveReactor final
-    : public grpc::ServerBidiReactor<LeaseKeepAliveRequest, LeaseKeepAliveResponse> {
+    : public grpc::ServerBidiReactor<LeaseKeepAliveRequest, LeaseKeepAliveResponse>,
+      public watch::LeaderMonitor::Stream,
+      public std::enable_shared_from_this<KeepAliveReactor> {
  public:
-  explicit KeepAliveReactor(LeaseBackend* b) : b_(b) { StartRead(&req_); }
+  explicit KeepAliveReactor(LeaseBackend* b) : b_(b) {}
+
+  static KeepAliveReactor* Start(LeaseBackend* b, watch::LeaderMonitor* monitor) {
+    auto r = std::make_shared<KeepAliveReactor>(b);
+    r->self_ = r;
+    if (monitor != nullptr) {
+      r->monitor_ = monitor;
+      r->token_ = monitor->Register(r);
+    }
+    r->StartRead(&r->req_);
+    return r.get();
+  }
 
   void OnReadDone(bool ok) override {
     if (!ok) {  // client half-closed or went away
-      Finish(grpc::Status::OK);
+      RequestFinish(grpc::Status::OK);
       return;
     }
     const int64_t id = req_.id();
-    Result<int64_t> r = b_->lessor()->Renew(id);
-    if (!r.ok() && IsNotPrimary(r.status())) {
-      // No read is outstanding until Answer, so the reactor stays alive
-      // (OnDone needs our Finish) until the forward calls back.
-      b_->ForwardRenew(id, [this, id](Result<int64_t> fr) { Answer(id, fr); });
-      return;
-    }
-    Answer(id, r);
+    // No read is outstanding until Answer; the callbacks keep us alive.
+    b_->lessor()->RenewOrWait(id, [self = shared_from_this(), id](Result<int64_t> r, bool waited) {
+      if (!r.ok() && IsNotPrimary(r.status())) {
+        // Not the leader (or no longer): etcd forwards the renewal.
+        self->b_->ForwardRenew(id, [self, id](Result<int64_t> fr) { self->Answer(id, fr); });
+        return;
+      }
+      if (waited) {
+        // The lease had expired; its revoke was just applied in the
+        // applier's open batch. Answer once it is committed and visible
+        // (etcd answers after the revoke's txn ended).
+        self->b_->WaitLinearizable([self, id, r](const Status&) { self->Answer(id, r); });
+        return;
+      }
+      self->Answer(id, r);
+    });
+  }
+
+  void OnCancel() override {
+    RequestFinish(grpc::Status(grpc::StatusCode::CANCELLED, "context canceled"));
   }
 
   void OnWriteDone(bool ok) override {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      writing_ = false;
+    }
     if (!ok) {
-      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "keepalive stream write failed"));
+      RequestFinish(grpc::Status(grpc::StatusCode::CANCELLED, "keepalive stream write failed"));
       return;
     }
-    StartRead(&req_);
+    if (!FinishIfRequested()) StartRead(&req_);
   }
 
-  void OnDone() override { delete this; }
+  // etcd: LeaseKeepAlive returns ErrGRPCNoLeader when the monitor cancels
+  // the stream's context.
+  void CancelNoLeader() override { RequestFinish(NoLeaderStatus()); }
+
+  void OnDone() override {
+    if (monitor_ != nullptr) monitor_->Unregister(token_);
+    auto keep = std::move(self_);  // may delete this: nothing after it
+  }
 
  private:
   void Answer(int64_t id, const Result<int64_t>& r) {
     if (!r.ok() && !IsLeaseNotFound(r.status())) {
-      Finish(ToGrpcStatus(r.status()));
+      RequestFinish(ToGrpcStatus(r.status()));
       return;
     }
-    resp_.Clear();
-    b_->FillHeader(resp_.mutable_header());
-    resp_.set_id(id);
-    resp_.set_ttl(r.ok() ? *r : 0);  // etcd: unknown/expired lease -> TTL 0, no error
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (finishing_) return;  // cancelled meanwhile
+      resp_.Clear();
+      b_->FillHeader(resp_.mutable_header());
+      resp_.set_id(id);
+      resp_.set_ttl(r.ok() ? *r : 0);  // etcd: unknown/expired lease -> TTL 0, no error
+      writing_ = true;
+    }
     StartWrite(&resp_);
   }
 
+  // The first status wins. Finish runs at once, or after the write in flight.
+  void RequestFinish(grpc::Status st) {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (finishing_) return;
+      finishing_ = true;
+      status_ = std::move(st);
+    }
+    FinishIfRequested();
+  }
+  bool FinishIfRequested() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (!finishing_) return false;
+      if (writing_ || finished_) return true;
+      finished_ = true;
+    }
+    Finish(status_);
+    return true;
+  }
+
   LeaseBackend* b_;
-  LeaseKeepAliveRequest req_;
+  std::shared_ptr<KeepAliveReactor> self_;
+  watch::LeaderMonitor* monitor_ = nullptr;
+  uint64_t token_ = 0;
+  LeaseKeepAliveRequest req_;  // only touched by the read chain
+
+  std::mutex mu_;
   LeaseKeepAliveResponse resp_;
+  bool writing_ = false;
+  bool finishing_ = false;
+  bool finished_ = false;
+  grpc::Status status_;
 };
 
 }  // namespace
@@ -136,8 +211,17 @@ grpc::ServerUnaryReactor* LeaseService::LeaseRevoke(grpc::CallbackServerContext*
 }
 
 grpc::ServerBidiReactor<etcdserverpb::LeaseKeepAliveRequest, etcdserverpb::LeaseKeepAliveResponse>*
-LeaseService::LeaseKeepAlive(grpc::CallbackServerContext* /*ctx*/) {
-  return new KeepAliveReactor(b_);
+LeaseService::LeaseKeepAlive(grpc::CallbackServerContext* ctx) {
+  watch::LeaderMonitor* monitor = b_->leader_monitor();
+  if (monitor != nullptr && RequiresLeader(ctx)) {
+    // etcd's stream interceptor: refused at once without a leader.
+    if (!monitor->HasLeader()) {
+      return new RefusedStream<LeaseKeepAliveRequest, LeaseKeepAliveResponse>(NoLeaderStatus());
+    }
+  } else {
+    monitor = nullptr;
+  }
+  return KeepAliveReactor::Start(b_, monitor);
 }
 
 grpc::ServerUnaryReactor* LeaseService::LeaseTimeToLive(

@@ -4,9 +4,11 @@
 //   LeaseGrant     picks an id if 0 (Lessor::NextId), checks the TTL bound,
 //                  proposes `lease_grant`; answered from the applied result.
 //   LeaseRevoke    proposes `lease_revoke` (NotFound if unknown, at apply).
-//   LeaseKeepAlive bidi stream: each request renews on the leader (Renew)
-//                  or is forwarded (ForwardRenew); answers {ID, TTL}, TTL 0
-//                  for an unknown or expired lease (etcd).
+//   LeaseKeepAlive bidi stream: each request renews on the leader
+//                  (RenewOrWait) or is forwarded (ForwardRenew); answers
+//                  {ID, TTL}, TTL 0 for an unknown lease, and for an expired
+//                  one once its revoke is applied (etcd). `hasleader`
+//                  streams follow etcd's leader rule (leader_monitor()).
 //   LeaseTimeToLive on the leader after a linearizable wait, else forwarded;
 //                  unknown lease -> TTL -1, no error (etcd).
 //   LeaseLeases    this member's leases (etcd answers locally too).
@@ -19,6 +21,7 @@
 #include "etcdpp/internal.pb.h"
 #include "etcdserverpb/rpc.grpc.pb.h"
 #include "lease/lessor.h"
+#include "watch/leader_monitor.h"
 
 namespace etcdpp::server {
 
@@ -46,6 +49,8 @@ class LeaseBackend {
   // NotFound kErrLeaseNotFound is answered as TTL -1. Default: not leader.
   virtual void ForwardTimeToLive(const etcdserverpb::LeaseTimeToLiveRequest& req,
                                  std::function<void(Result<lease::LeaseInfo>)> cb);
+  // The `hasleader` monitor for keepalive streams; null: no leader rule.
+  virtual watch::LeaderMonitor* leader_monitor() { return nullptr; }
 };
 
 inline constexpr std::string_view kErrNotLeader = "etcdserver: not leader";

@@ -235,7 +235,9 @@ Status Listeners::StartClients(EtcdServer* s, const config::ServerConfig& cfg) {
   services_.push_back(std::make_unique<ClusterService>(s));
   services_.push_back(std::make_unique<LeaseService>(s->leases()));
   services_.push_back(std::make_unique<WatchService>(
-      s->watch_hub(), [s](etcdserverpb::ResponseHeader* h) { s->FillHeader(h); }));
+      s->watch_hub(), [s](etcdserverpb::ResponseHeader* h) { s->FillHeader(h); },
+      [s] { return s->Leader() != 0; },
+      std::chrono::milliseconds(s->config().election_timeout_ms)));
   for (auto& svc : services_)
     b.RegisterService(svc.get());
   metrics::InstallGrpcMetrics(b);  // grpc_server_* by service, method and code
@@ -323,6 +325,11 @@ void Listeners::ShutdownPeers() {
     peer_grpc_.reset();
   }
   peer_listeners_.clear();
+}
+
+void Listeners::SetServing(bool serving) {
+  if (!grpc_) return;
+  if (auto* hc = grpc_->GetHealthCheckService()) hc->SetServingStatus("", serving);
 }
 
 Listeners::~Listeners() {

@@ -52,6 +52,9 @@ class Listeners {
   void Shutdown();
   // Stops the peer server (after the raft loop has stopped).
   void ShutdownPeers();
+  // grpc.health.v1 status of service "" on the client port (etcd reports
+  // NOT_SERVING during a defrag with the StopGRPCServiceOnDefrag gate).
+  void SetServing(bool serving);
 
   // The client gRPC server's in-process channel (nullptr before
   // StartClients): the JSON gateway calls the services through it.

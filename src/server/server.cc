@@ -17,7 +17,9 @@
 #include "lease/apply.h"
 #include "metrics/etcd_metrics.h"
 #include "mvcc/store.h"
+#include "server/alarms.h"
 #include "server/applier.h"
+#include "server/corruption.h"
 #include "server/ids.h"
 #include "server/listeners.h"
 #include "server/raft_node.h"
@@ -184,6 +186,7 @@ Status EtcdServer::OpenStorage() {
   if (Status st = store_->RunCompaction(); !st.ok()) {
     LOG_WARN("failed to resume an interrupted compaction", {"error", st.ToString()});
   }
+  ETCDPP_RETURN_IF_ERROR(MaybeDefragAtBoot());
   watch::HubOptions hopts;
   hopts.progress_notify_interval = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::nanoseconds(cfg_.watch_progress_notify_interval_ns));
@@ -245,7 +248,22 @@ Status EtcdServer::OpenStorage() {
     auto txn = store_->Read();
     if (!txn.ok()) return txn.status();
     ETCDPP_RETURN_IF_ERROR(lessor_->Load(**txn));
+    ETCDPP_RETURN_IF_ERROR(InitAlarms(**txn));
   }
+  // Alarms and the backend quota (src/server/alarms.h): applied in the batch.
+  aopts.apply_alarm = [this](mvcc::Batch& b, const internalpb::InternalRequest& req,
+                             internalpb::InternalResponse* resp) {
+    bool changed = false;
+    Status st = alarm_store_->Apply(b, req.alarm(), resp->mutable_alarm(), &changed);
+    alarms_changed_ = alarms_changed_ || changed;
+    return st;
+  };
+  aopts.admit = [this](const internalpb::InternalRequest& req) {
+    return alarm_store_->Admit(req);
+  };
+  aopts.quota_available = [this, quota = QuotaBytes()](const internalpb::InternalRequest& req) {
+    return QuotaCost(req) == 0 || QuotaAvailable(req, store_->DbSizeBytes(), quota);
+  };
   aopts.ctx.lease_exists = [this](int64_t id) { return lessor_->Exists(id); };
   aopts.on_txn_changes = [this](const std::vector<mvccpb::Event>& ch) { lessor_->OnChanges(ch); };
   aopts.apply_lease = [this](mvcc::Batch& b, const internalpb::InternalRequest& req,
@@ -277,6 +295,8 @@ Status EtcdServer::OpenStorage() {
     for (const auto& c : staged_changes_)
       cluster_.Publish(c);
     staged_changes_.clear();
+    // So do the alarms others read (health, Status, the quota check).
+    if (alarms_changed_) PublishAlarms();
   };
   // Watchers see a batch's events once LMDB has committed it.
   aopts.publish_events = [this](const std::vector<mvccpb::Event>& evs) {
@@ -288,6 +308,9 @@ Status EtcdServer::OpenStorage() {
     if (auto txn = store_->Read(); txn.ok()) {
       if (Status st = lessor_->Load(**txn); !st.ok()) {
         LOG_ERROR("failed to load leases after a snapshot restore", {"error", st.ToString()});
+      }
+      if (Status st = InitAlarms(**txn); !st.ok()) {
+        LOG_ERROR("failed to load alarms after a snapshot restore", {"error", st.ToString()});
       }
     }
     if (Status st = LoadMembers(); !st.ok()) {
@@ -425,6 +448,7 @@ void EtcdServer::Stop() {
   // saves everything already proposed), then the transport and the peer
   // server, then the applier (it applies everything committed), then close
   // the WAL and the store.
+  if (corruption_) corruption_->Stop();  // its peer calls and proposals end first
   if (listeners_) listeners_->Shutdown();
   if (leases_) leases_->Stop();  // its proposals need the raft loop
   if (raft_) raft_->Stop();
@@ -438,6 +462,7 @@ void EtcdServer::Stop() {
     if (Status st = wal_->Close(); !st.ok())
       LOG_WARN("failed to close WAL", {"error", st.ToString()});
   }
+  corruption_.reset();
   listeners_.reset();
   leases_.reset();
   raft_.reset();
@@ -467,6 +492,14 @@ void EtcdServer::Propose(internalpb::InternalRequest req, WaitRegistry::Callback
   if (Status st = applier_->Error(); !st.ok()) {
     internalpb::InternalResponse empty;
     cb(st, &empty);  // the applier failed: nothing more can be applied
+    return;
+  }
+  // etcd's quota check in the API layer: a write that would not fit raises
+  // NOSPACE for this member (cluster-wide, through raft) and fails at once.
+  if (QuotaCost(req) > 0 && !QuotaAvailable(req, store_->DbSizeBytes(), QuotaBytes())) {
+    RaiseAlarm(etcdserverpb::NOSPACE, member_id_);
+    internalpb::InternalResponse empty;
+    cb(ErrNoSpace(), &empty);
     return;
   }
   uint64_t id = req.id();

@@ -40,6 +40,8 @@ class ReadPool;
 class IdGenerator;
 class ServerLeases;
 class LeaseBackend;
+class AlarmStore;
+class CorruptionChecker;
 
 // Process-wide stop request (a signal, or this member was removed from the
 // cluster): start-up waits give up, and the hook (main's) is called.
@@ -90,7 +92,25 @@ class EtcdServer final : public peer::Handler {
   bool IsLearner() const;
   // Alarms raised in the cluster (NOSPACE, CORRUPT) as applied through raft;
   // empty while none is raised. Health checks and Maintenance.Alarm read it.
+  // Updated once the batch that applied the change is committed; ordered by
+  // type, then member id.
   std::vector<etcdserverpb::AlarmMember> ActiveAlarms() const;
+
+  // --- maintenance (server_maintenance.cc, docs/maintenance.md) ---
+  // Proposes Alarm ACTIVATE(type, member) and forgets it (quota, corruption
+  // checks); a failure is logged.
+  void RaiseAlarm(etcdserverpb::AlarmType type, uint64_t member);
+  // Maintenance.Defragment: the applier runs Store::Defrag between two
+  // batches (writes wait in its queue meanwhile); with the
+  // StopGRPCServiceOnDefrag gate, grpc.health.v1 reports NOT_SERVING
+  // meanwhile. cb runs on the applier thread.
+  void Defragment(std::function<void(const Status&)> cb);
+  // The effective --quota-backend-bytes (0 -> 2 GiB).
+  int64_t QuotaBytes() const;
+  // Whether a Defragment is queued or running (etcd_disk_defrag_inflight).
+  bool DefragInProgress() const { return defrags_inflight_.load() > 0; }
+  // Where temporary files of this member may go (<data-dir>/member/snap).
+  const std::string& SnapDir() const { return snap_dir_; }
 
   // --- peer::Handler ---
   void Process(raft::Message m) override;
@@ -170,6 +190,21 @@ class EtcdServer final : public peer::Handler {
   std::atomic<bool> stopped_{false};
   mutable std::mutex alarms_mu_;
   std::vector<etcdserverpb::AlarmMember> alarms_;  // guarded by alarms_mu_
+  // Maintenance (server_maintenance.cc).
+  std::unique_ptr<AlarmStore> alarm_store_;  // applier thread (and Init before it starts)
+  bool alarms_changed_ = false;              // applier thread: republish after the commit
+  std::unique_ptr<CorruptionChecker> corruption_;
+  std::atomic<int> defrags_inflight_{0};
+  // Applier hooks for alarms and the quota; loads the alarm table.
+  Status InitAlarms(mvcc::ReadTxn& txn);
+  void PublishAlarms();
+  // The corruption checker and its peer service (before the peer server
+  // starts); the initial check (--initial-corrupt-check gate, before raft
+  // starts; a mismatch fails the start).
+  void CreateCorruptionChecker();
+  Status InitialCorruptCheck();
+  // --bootstrap-defrag-threshold-megabytes.
+  Status MaybeDefragAtBoot();
   // The member-state metrics collector (health_probes.h). Last member: destroyed
   // first, so a scrape never reads members already gone.
   metrics::Registration metrics_;

@@ -14,6 +14,7 @@
 #include "raft/codec.h"
 #include "server/applier.h"
 #include "server/bootstrap.h"
+#include "server/corruption.h"
 #include "server/health_probes.h"
 #include "server/ids.h"
 #include "server/listeners.h"
@@ -214,9 +215,12 @@ Status EtcdServer::StartServing() {
   popts.cluster_id = cluster_id_;
   popts.snap_dir = snap_dir_;
   transport_ = std::make_unique<peer::Transport>(popts, this);
+  CreateCorruptionChecker();
   ETCDPP_ASSIGN_OR_RETURN(
-      listeners_, Listeners::StartPeers(cfg_, transport_->service(),
-                                        [](auto& b) { peer::ConfigurePeerServerBuilder(b); }));
+      listeners_, Listeners::StartPeers(cfg_, transport_->service(), [this](auto& b) {
+        peer::ConfigurePeerServerBuilder(b);
+        b.RegisterService(corruption_->service());  // PeerMaintenance.HashKV
+      }));
   peer_addrs_ = listeners_->PeerAddresses();
   for (const auto& a : peer_addrs_)
     LOG_INFO("listening for peers", {"address", a});
@@ -225,6 +229,7 @@ Status EtcdServer::StartServing() {
   for (const auto& m : join_peers_)
     if (m.id != member_id_) transport_->AddPeer(m.id, m.peer_urls);
 
+  ETCDPP_RETURN_IF_ERROR(InitialCorruptCheck());
   applier_->Start();
   leases_ = std::make_unique<ServerLeases>(this, lessor_.get());
   raft_->Start(/*campaign=*/single_voter_);
@@ -233,6 +238,7 @@ Status EtcdServer::StartServing() {
   metrics_ = RegisterServerMetrics(this);
   ETCDPP_RETURN_IF_ERROR(listeners_->StartMetrics(this, cfg_));
   ETCDPP_RETURN_IF_ERROR(PublishSelf());
+  corruption_->Start();  // periodic and compact hash checks (leader only)
   std::string cv(kClusterVersion);
   cv = cv.substr(0, cv.rfind('.'));  // "3.6.0" -> "3.6"
   LOG_INFO("setting up initial cluster version", {"cluster-version", cv});

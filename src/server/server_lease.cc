@@ -2,6 +2,8 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <cstdlib>
+
 #include "common/log.h"
 #include "etcdserverpb/rpc.grpc.pb.h"
 #include "lease/proposals.h"
@@ -12,12 +14,31 @@ namespace {
 
 constexpr auto kExpiryTick = std::chrono::milliseconds(500);
 constexpr auto kForwardTimeout = std::chrono::seconds(5);
+constexpr const char* kCheckpointIntervalEnv = "ETCDPP_TEST_LEASE_CHECKPOINT_INTERVAL_MS";
 
 Status FromGrpc(const grpc::Status& s) {
   return Status(static_cast<Code>(s.error_code()), s.error_message());
 }
 
 }  // namespace
+
+ServerLeases::ServerLeases(EtcdServer* s, lease::Lessor* lessor)
+    : s_(s),
+      lessor_(lessor),
+      monitor_(std::make_unique<watch::LeaderMonitor>(
+          [s] { return s->Leader() != 0; },
+          std::chrono::milliseconds(s->config().election_timeout_ms))) {
+  // Test hook (e2e lease checkpoint test): etcd's checkpoint interval is 5
+  // minutes and has no flag; its own tests set it through the Go config.
+  if (const char* v = std::getenv(kCheckpointIntervalEnv); v != nullptr && *v != '\0') {
+    const long ms = std::strtol(v, nullptr, 10);
+    if (ms > 0) {
+      lessor_->SetCheckpointInterval(std::chrono::milliseconds(ms));
+      LOG_WARN("lease checkpoint interval set by the environment (test hook)",
+               {"variable", kCheckpointIntervalEnv}, {"interval-ms", static_cast<int64_t>(ms)});
+    }
+  }
+}
 
 ServerLeases::~ServerLeases() {
   Stop();
@@ -35,6 +56,8 @@ void ServerLeases::Stop() {
   cv_.wait(lock, [&] { return forwards_ == 0; });
   lock.unlock();
   if (thread_.joinable()) thread_.join();
+  // monitor_ lives until the destructor: keepalive streams unregister from
+  // it until the listeners are gone.
 }
 
 void ServerLeases::Run() {

@@ -22,7 +22,7 @@ class EtcdServer;
 
 class ServerLeases final : public LeaseBackend {
  public:
-  ServerLeases(EtcdServer* s, lease::Lessor* lessor) : s_(s), lessor_(lessor) {}
+  ServerLeases(EtcdServer* s, lease::Lessor* lessor);
   ~ServerLeases() override;
 
   // Starts the expiry loop (every 500 ms, or sooner when a lease is due).
@@ -39,6 +39,7 @@ class ServerLeases final : public LeaseBackend {
   void ForwardRenew(int64_t id, std::function<void(Result<int64_t>)> cb) override;
   void ForwardTimeToLive(const etcdserverpb::LeaseTimeToLiveRequest& req,
                          std::function<void(Result<lease::LeaseInfo>)> cb) override;
+  watch::LeaderMonitor* leader_monitor() override { return monitor_.get(); }
 
  private:
   void Run();
@@ -52,6 +53,7 @@ class ServerLeases final : public LeaseBackend {
   bool stopping_ = false;  // guarded by mu_
   int forwards_ = 0;       // forwarded calls in flight; guarded by mu_
   std::thread thread_;
+  std::unique_ptr<watch::LeaderMonitor> monitor_;  // stopped by Stop()
 };
 
 }  // namespace etcdpp::server

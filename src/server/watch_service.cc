@@ -1,23 +1,60 @@
 #include "server/watch_service.h"
 
 #include <mutex>
+#include <utility>
 
 namespace etcdpp::server {
+
+bool RequiresLeader(const grpc::CallbackServerContext* ctx) {
+  // clientv3 rpctypes: MetadataRequireLeaderKey "hasleader", value "true".
+  const auto& md = ctx->client_metadata();
+  auto it = md.find("hasleader");
+  return it != md.end() && it->second == "true";
+}
+
+grpc::Status NoLeaderStatus() {
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(watch::kErrNoLeader));
+}
 
 namespace {
 
 using etcdserverpb::WatchRequest;
 using etcdserverpb::WatchResponse;
 
-// One stream. Lifetime: deleted in OnDone, after hub->CloseStream guarantees
-// the hub's on_ready callback (which touches this) never runs again.
-class WatchReactor final : public grpc::ServerBidiReactor<WatchRequest, WatchResponse> {
+// One stream. Lifetime: owned by self_ until OnDone, and meanwhile by the
+// leader monitor while it calls CancelNoLeader; OnDone first closes the hub
+// stream (the hub's on_ready callback, which touches this, never runs again).
+class WatchReactor final : public grpc::ServerBidiReactor<WatchRequest, WatchResponse>,
+                           public watch::LeaderMonitor::Stream {
  public:
-  WatchReactor(watch::WatchHub* hub,
-               const std::function<void(etcdserverpb::ResponseHeader*)>* fill_header)
-      : hub_(hub), fill_header_(fill_header) {
-    sid_ = hub_->OpenStream([this] { MaybeWrite(); });
-    StartRead(&req_);
+  WatchReactor(watch::WatchHub* hub, const WatchService::FillHeader* fill_header)
+      : hub_(hub), fill_header_(fill_header) {}
+
+  // Separate from the constructor: the hub callback must not run before
+  // self_ is set.
+  static WatchReactor* Start(watch::WatchHub* hub, const WatchService::FillHeader* fill_header,
+                             watch::LeaderMonitor* monitor) {
+    auto r = std::make_shared<WatchReactor>(hub, fill_header);
+    r->self_ = r;
+    if (monitor != nullptr) {
+      r->monitor_ = monitor;
+      r->token_ = monitor->Register(r);
+    }
+    r->sid_ = hub->OpenStream([p = r.get()] { p->MaybeWrite(); });
+    r->StartRead(&r->req_);
+    return r.get();
+  }
+
+  // etcd: the stream's context is cancelled and Watch returns
+  // ErrGRPCNoLeader ("the only server-side cancellation is noleader").
+  void CancelNoLeader() override {
+    bool finish = false;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      RequestFinishLocked(NoLeaderStatus());
+      finish = TakeFinishLocked();
+    }
+    if (finish) Finish(finish_status_);
   }
 
   void OnReadDone(bool ok) override {
@@ -71,7 +108,8 @@ class WatchReactor final : public grpc::ServerBidiReactor<WatchRequest, WatchRes
 
   void OnDone() override {
     hub_->CloseStream(sid_);
-    delete this;
+    if (monitor_ != nullptr) monitor_->Unregister(token_);
+    auto keep = std::move(self_);  // may delete this: nothing after it
   }
 
  private:
@@ -109,7 +147,10 @@ class WatchReactor final : public grpc::ServerBidiReactor<WatchRequest, WatchRes
   }
 
   watch::WatchHub* hub_;
-  const std::function<void(etcdserverpb::ResponseHeader*)>* fill_header_;
+  const WatchService::FillHeader* fill_header_;
+  std::shared_ptr<WatchReactor> self_;
+  watch::LeaderMonitor* monitor_ = nullptr;
+  uint64_t token_ = 0;
   watch::WatchHub::StreamId sid_ = 0;
   WatchRequest req_;  // only touched by the read chain
 
@@ -123,9 +164,25 @@ class WatchReactor final : public grpc::ServerBidiReactor<WatchRequest, WatchRes
 
 }  // namespace
 
+WatchService::WatchService(watch::WatchHub* hub, FillHeader fill_header,
+                           std::function<bool()> has_leader,
+                           std::chrono::milliseconds election_timeout)
+    : hub_(hub), fill_header_(std::move(fill_header)) {
+  if (has_leader) {
+    monitor_ = std::make_unique<watch::LeaderMonitor>(std::move(has_leader), election_timeout);
+  }
+}
+
 grpc::ServerBidiReactor<WatchRequest, WatchResponse>* WatchService::Watch(
     grpc::CallbackServerContext* ctx) {
-  return new WatchReactor(hub_, &fill_header_);
+  watch::LeaderMonitor* monitor = nullptr;
+  if (monitor_ != nullptr && RequiresLeader(ctx)) {
+    // etcd's stream interceptor: refused at once without a leader.
+    if (!monitor_->HasLeader())
+      return new RefusedStream<WatchRequest, WatchResponse>(NoLeaderStatus());
+    monitor = monitor_.get();
+  }
+  return WatchReactor::Start(hub_, &fill_header_, monitor);
 }
 
 }  // namespace etcdpp::server

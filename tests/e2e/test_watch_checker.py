@@ -1,15 +1,24 @@
 #!/usr/bin/python3
-"""e2e: a watch checker over a random history in a 3-member cluster with a leader kill -9
-(RELIABILITY.md's watch guarantees). Writers apply random puts, deletes and multi-op txns through
-random members while the leader is killed and restarted. The truth is rebuilt afterwards from
+"""e2e: a watch checker over a random history in a 3-member cluster with a leader kill -9, and
+again with a network partition of the leader (RELIABILITY.md's watch guarantees). Writers apply
+random puts, deletes and multi-op txns through random members while the leader is killed and
+restarted (or isolated through the peer fault proxies, with a watcher on it, and healed). The truth is rebuilt afterwards from
 MVCC history (a Range at every revision). Then:
 - ordered: revisions never go back within a watch;
 - unique: no (revision, key) twice;
 - atomic: all events of a revision arrive in one response;
 - reliable: a watch from revision 1 on a member that stayed up sees exactly the truth;
 - resumable: a watch canceled midway and restarted at last-seen + 1 (on another member) sees
-  exactly the rest."""
+  exactly the rest;
+- progress: on a raw stream (watch from revision 1, progress_notify with a 200 ms
+  --watch-progress-notify-interval, and a WatchProgressRequest every 50 ms during the whole
+  history), a progress notification with header revision R comes only after every event of
+  revision <= R, and no event of revision <= R follows it.
+  etcd 3.4 answers a WatchProgressRequest at once with the current revision, even while the
+  stream's watcher is still catching up or events are queued (etcd issue 15220, fixed in 3.6),
+  so for 3.4 only the progress_notify notifications are checked."""
 
+import json
 import os
 import random
 import sys
@@ -20,6 +29,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import cluster  # noqa: E402
 import harness  # noqa: E402
+from test_watch_raw import RawWatch, channel_to  # noqa: E402
+
+PROGRESS_INTERVAL = "200ms"
 
 PREFIX = "chk/"
 KEYS = ["%sk%d" % (PREFIX, i) for i in range(8)]
@@ -52,6 +64,46 @@ class Recorder:
     def last_rev(self):
         evs = self.events()
         return evs[-1][0] if evs else None
+
+
+class ProgressRecorder:
+    """A raw stream watching PREFIX from revision 1 with progress_notify, plus a
+    WatchProgressRequest every 50 ms from a background thread until stop()."""
+
+    def __init__(self, member):
+        self.ch = channel_to(member)
+        self.w = RawWatch(self.ch)
+        p = PREFIX.encode()
+        self.w.create(p, range_end=p[:-1] + bytes([p[-1] + 1]), start_revision=1,
+                      progress_notify=True)
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._ask, daemon=True)
+        self.thread.start()
+
+    def _ask(self):
+        while not self.stopped.wait(0.05):  # request rate, not synchronisation
+            self.w.progress()
+
+    def stop(self):
+        self.stopped.set()
+        self.thread.join()
+
+    def close(self):
+        self.stop()
+        self.w.close()
+        self.ch.close()
+
+    def timeline(self):
+        """[("event", rev) | ("progress", rev, requested)] in arrival order."""
+        out = []
+        for r in list(self.w.responses):
+            if r.created or r.canceled or r.compact_revision:
+                continue
+            if r.events:
+                out.extend(("event", e.kv.mod_revision) for e in r.events)
+            else:
+                out.append(("progress", r.header.revision, r.watch_id == -1))
+        return out
 
 
 def range_at(client, rev):
@@ -101,17 +153,72 @@ class WatchCheckerTest(cluster.ClusterTestCase):
         exp = [(r, evs) for r, evs in expected if evs]
         self.assertEqual(got, exp, "%s: events differ from the history" % label)
 
+    def check_progress(self, timeline, expected, label):
+        """A progress notification with revision R follows every event of revision <= R, and
+        no event of revision <= R follows it."""
+        truth_revs = sorted(r for r, evs in expected if evs)
+        check_requested = not harness.is_reference_34()  # etcd issue 15220 (see above)
+        seen = set()
+        claimed = 0  # highest revision a checked progress notification claimed so far
+        counts = {True: 0, False: 0}
+        for i, item in enumerate(timeline):
+            if item[0] == "event":
+                self.assertGreater(item[1], claimed, "%s: event of revision %d after a progress "
+                                   "notification at %d (item %d)" % (label, item[1], claimed, i))
+                seen.add(item[1])
+                continue
+            _, rev, requested = item
+            counts[requested] += 1
+            if requested and not check_requested:
+                continue
+            missing = [r for r in truth_revs if r <= rev and r not in seen]
+            self.assertFalse(missing, "%s: progress notification at %d (requested=%s, item %d) "
+                             "before the events of revisions %r" % (label, rev, requested, i,
+                                                                    missing[:10]))
+            claimed = max(claimed, rev)
+        events = [item[1] for item in timeline if item[0] == "event"]
+        self.assertEqual(events, sorted(events), "%s: revisions went back" % label)
+        self.assertEqual(sorted(set(events)), truth_revs, "%s: events differ" % label)
+        self.assertGreater(counts[True], 0, "%s: no requested progress notification" % label)
+        self.assertGreater(counts[False], 0, "%s: no progress_notify notification" % label)
+        return counts
+
     def test_random_history_with_leader_kill(self):
+        self.run_history("kill")
+
+    def test_random_history_with_leader_partition(self):
+        self.run_history("partition")
+
+    def run_history(self, fault):
+        """fault "kill": the leader is killed (-9) midway and restarted; "partition": the leader
+        is isolated from both followers through the peer proxies midway (it stays up, with a
+        watcher on it), then healed."""
         import etcd3
         rnd = random.Random(int(os.environ.get("E2E_SEED", "1")))
-        c = self.new_cluster(3, proxy=False)
+        flag = "--watch-progress-notify-interval"
+        if harness.is_reference_34():
+            flag = "--experimental-watch-progress-notify-interval"
+        c = self.new_cluster(3, proxy=(fault == "partition"),
+                             extra_flags=["%s=%s" % (flag, PROGRESS_INTERVAL)])
         leader = c.wait_leader()
         watcher_at = (leader + 1) % 3
-        resume_at = (leader + 2) % 3
+        # The partial watch resumes on another member: after a kill, the member that stayed up;
+        # after a partition, the formerly isolated leader (it must have caught up).
+        resume_at = (leader + 2) % 3 if fault == "kill" else leader
         wc = etcd3.client(host="127.0.0.1", port=c.members[watcher_at].client_port)
         full = Recorder(wc, start=1)
         part_client = etcd3.client(host="127.0.0.1", port=c.members[watcher_at].client_port)
         part = Recorder(part_client, start=1)
+        prog = ProgressRecorder(c.members[watcher_at])
+        self.addCleanup(prog.close)
+        recorders = [("full", full)]
+        extra_clients = [wc, part_client]
+        if fault == "partition":
+            # A watcher on the member that gets isolated: after the heal it must deliver the
+            # whole history too.
+            ic = etcd3.client(host="127.0.0.1", port=c.members[leader].client_port)
+            recorders.append(("isolated member", Recorder(ic, start=1)))
+            extra_clients.append(ic)
 
         clients = {i: etcd3.client(host="127.0.0.1", port=c.members[i].client_port, timeout=5)
                    for i in range(3)}
@@ -143,31 +250,54 @@ class WatchCheckerTest(cluster.ClusterTestCase):
         part_client.cancel_watch(part.watch_id)
         time.sleep(0.3)  # let an in-flight response land before reading last_rev
         resume_from = (part.last_rev() or 0) + 1
-        c.kill9(leader)
         alive = [i for i in range(3) if i != leader]
-        write_some(60, alive)
-        c.restart(leader)
+        if fault == "kill":
+            c.kill9(leader)
+            write_some(60, alive)
+            c.restart(leader)
+        else:
+            c.isolate(leader)
+            write_some(60, alive)
+            c.heal()
         write_some(60, [0, 1, 2])
 
         # The current revision, as a linearizable read on the resuming member sees it.
-        cur_rev = int(c.members[resume_at].etcdctl_json("get", "x")["header"]["revision"])
+        r = c.etcdctl_retry(resume_at, "get", "x", "-w", "json")
+        self.assertEqual(r.rc, 0, r)
+        cur_rev = int(json.loads(r.stdout)["header"]["revision"])
         rc = etcd3.client(host="127.0.0.1", port=c.members[resume_at].client_port)
+        extra_clients.append(rc)
         resumed = Recorder(rc, start=resume_from)
+        recorders.append(("resumed", resumed))
         expected = truth(clients[resume_at], 2, cur_rev)
+        exp_last = max([r for r, evs in expected if evs] or [0])
         deadline = time.monotonic() + 60
         while True:
-            lf = full.last_rev() or 0
-            lr = resumed.last_rev() or 0
-            exp_last = max([r for r, evs in expected if evs] or [0])
-            if lf >= exp_last and lr >= exp_last:
+            lasts = [rec.last_rev() or 0 for _, rec in recorders]
+            lasts.append(max([i[1] for i in prog.timeline() if i[0] == "event"] or [0]))
+            if min(lasts) >= exp_last:
                 break
-            self.assertLess(time.monotonic(), deadline,
-                            "watchers stuck at %d/%d, history ends at %d" % (lf, lr, exp_last))
+            self.assertLess(time.monotonic(), deadline, "watchers stuck at %r, history ends at "
+                            "%d" % (lasts, exp_last))
             time.sleep(0.1)  # polling interval
-        self.assertIsNone(full.error)
-        self.check(full.events(), expected, "full watch")
+        for label, rec in recorders:
+            self.assertIsNone(rec.error, label)
+        # Idle now: a progress_notify notification comes within an interval or two.
+        n = len(prog.timeline())
+        deadline = time.monotonic() + 30
+        while not any(i[0] == "progress" and not i[2] for i in prog.timeline()[n:]):
+            self.assertLess(time.monotonic(), deadline, "no progress_notify while idle")
+            time.sleep(0.1)  # polling interval
+        prog.stop()
+        self.assertIsNone(prog.w.error)
+        counts = self.check_progress(prog.timeline(), expected, "progress stream")
+        sys.stderr.write("\n%s: progress stream: %d requested and %d periodic notifications "
+                         "checked\n" % (fault, counts[True], counts[False]))
+        for label, rec in recorders:
+            if label != "resumed":
+                self.check(rec.events(), expected, label + " watch")
         # Atomic: every revision's events came in a single response.
-        for label, rec in (("full", full), ("resumed", resumed)):
+        for label, rec in recorders:
             seen_in = {}
             for i, r in enumerate(rec.responses):
                 for e in r:
@@ -177,9 +307,8 @@ class WatchCheckerTest(cluster.ClusterTestCase):
         # Resumable: what the partial watch saw + the resumed watch = the whole history.
         joined = [e for e in part.events() if e[0] < resume_from] + resumed.events()
         self.check(joined, expected, "partial + resumed")
-        for cl in list(clients.values()) + [wc, part_client, rc]:
+        for cl in list(clients.values()) + extra_clients:
             cl.close()
-
 
 if __name__ == "__main__":
     harness.main()

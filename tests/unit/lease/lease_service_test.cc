@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #include "../mvcc/temp_dir.h"
 #include "lease/apply.h"
@@ -238,16 +239,52 @@ TEST_F(LeaseServiceTest, KeepAliveStream) {
   EXPECT_EQ(resp.id(), 6);
   EXPECT_EQ(resp.ttl(), 0);
 
-  Advance(3s);  // expired now, revoke pending: TTL 0 too
+  ASSERT_TRUE(backend_->Put("ka/key", 5).ok());
+  Advance(3s);  // expired now, revoke pending
   EXPECT_EQ(lessor_->ExpiredLeases(10), (std::vector<int64_t>{5}));
   req.set_id(5);
   ASSERT_TRUE(stream->Write(req));
+  // etcd's lessor.Renew waits for the pending revoke: no answer before it.
+  for (int i = 0; i < 3000 && lessor_->RenewWaiters() == 0; i++)
+    std::this_thread::sleep_for(1ms);  // polling the server side, bounded
+  ASSERT_EQ(lessor_->RenewWaiters(), 1u);
+  etcdserverpb::LeaseRevokeRequest rreq;
+  rreq.set_id(5);
+  etcdserverpb::LeaseRevokeResponse rresp;
+  ASSERT_TRUE(stub_->LeaseRevoke(Ctx().get(), rreq, &rresp).ok());
   ASSERT_TRUE(stream->Read(&resp));
-  EXPECT_EQ(resp.ttl(), 0);
+  EXPECT_EQ(resp.id(), 5);
+  EXPECT_EQ(resp.ttl(), 0);  // then not found: TTL 0
+  EXPECT_EQ(lessor_->RenewWaiters(), 0u);
+  EXPECT_FALSE(lessor_->Exists(5));
+  EXPECT_EQ(store_->CurrentRev(), rresp.header().revision());
 
   ASSERT_TRUE(stream->WritesDone());
   EXPECT_FALSE(stream->Read(&resp));
   EXPECT_TRUE(stream->Finish().ok());
+}
+
+TEST_F(LeaseServiceTest, ExpiredLeaseWaiterForwardedWhenLeadershipIsLost) {
+  grpc::Status st;
+  Grant(10, 5, &st);
+  ASSERT_TRUE(st.ok());
+  Advance(11s);
+  EXPECT_EQ(lessor_->ExpiredLeases(10), (std::vector<int64_t>{5}));
+  auto ctx = Ctx();
+  auto stream = stub_->LeaseKeepAlive(ctx.get());
+  etcdserverpb::LeaseKeepAliveRequest req;
+  req.set_id(5);
+  ASSERT_TRUE(stream->Write(req));
+  for (int i = 0; i < 3000 && lessor_->RenewWaiters() == 0; i++)
+    std::this_thread::sleep_for(1ms);  // polling the server side, bounded
+  ASSERT_EQ(lessor_->RenewWaiters(), 1u);
+  // etcd: Renew returns ErrNotPrimary on demotion and the server forwards
+  // the renewal to the new leader (here: no forwarding -> not leader).
+  lessor_->Demote();
+  etcdserverpb::LeaseKeepAliveResponse resp;
+  EXPECT_FALSE(stream->Read(&resp));
+  st = stream->Finish();
+  EXPECT_EQ(st.error_message(), "etcdserver: not leader");
 }
 
 TEST_F(LeaseServiceTest, FollowerWithoutForwardingSaysNotLeader) {

@@ -194,6 +194,43 @@ TEST_F(LessorTest, ExpiryRenewAndRetry) {
   EXPECT_EQ(lessor_->Renew(99).status().code(), Code::kNotFound);
 }
 
+// etcd's lessor.Renew on an expired lease waits for its revoke (then not
+// found) or for a demotion (then not primary, and the caller retries).
+TEST_F(LessorTest, RenewOrWaitWaitsForTheRevokeOfAnExpiredLease) {
+  lessor_->Promote(0ms);
+  Grant(1, 5);
+  Grant(2, 5);
+  Grant(3, 50);
+  std::vector<std::pair<int64_t, std::string>> got;
+  auto record = [&got](int64_t id) {
+    return [&got, id](Result<int64_t> r, bool waited) {
+      got.emplace_back(id, (waited ? "waited " : "now ") +
+                               (r.ok() ? std::to_string(*r) : r.status().ToString()));
+    };
+  };
+  lessor_->RenewOrWait(3, record(3));  // alive: renewed at once
+  lessor_->RenewOrWait(9, record(9));  // unknown: not found at once
+  now_ += 6s;
+  lessor_->RenewOrWait(1, record(1));
+  lessor_->RenewOrWait(2, record(2));
+  lessor_->RenewOrWait(1, record(1));
+  EXPECT_EQ(lessor_->RenewWaiters(), 3u);
+  ASSERT_EQ(got.size(), 2u);
+  auto b = Begin();
+  ASSERT_TRUE(lessor_->Revoke(*b, 1).ok());
+  ASSERT_TRUE(b->Commit().ok());
+  EXPECT_EQ(lessor_->RenewWaiters(), 1u);
+  lessor_->Demote();
+  EXPECT_EQ(lessor_->RenewWaiters(), 0u);
+  const std::string nf = Status::NotFound(kErrLeaseNotFound).ToString();
+  const std::string np = Status::Unavailable(kErrNotPrimary).ToString();
+  EXPECT_EQ(got, (std::vector<std::pair<int64_t, std::string>>{{3, "now 50"},
+                                                               {9, "now " + nf},
+                                                               {1, "waited " + nf},
+                                                               {1, "waited " + nf},
+                                                               {2, "waited " + np}}));
+}
+
 TEST_F(LessorTest, HundredThousandLeasesExpireInOrder) {
   lessor_->Promote(0ms);
   constexpr int kN = 100000;

@@ -34,6 +34,7 @@ const std::map<std::string, char>& ExpectedMethods() {
       {"/etcdserverpb.KV/DeleteRange", 'U'},
       {"/etcdserverpb.KV/Txn", 'U'},
       {"/etcdserverpb.KV/Compact", 'U'},
+      {"/etcdserverpb.KV/RangeStream", 'S'},  // etcd 3.7, served ahead of 3.6
       {"/etcdserverpb.Watch/Watch", 'B'},
       {"/etcdserverpb.Lease/LeaseGrant", 'U'},
       {"/etcdserverpb.Lease/LeaseRevoke", 'U'},

@@ -3,7 +3,9 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
+#include <functional>
 #include <thread>
 
 #include "etcdserverpb/rpc.grpc.pb.h"
@@ -17,14 +19,20 @@ using etcdserverpb::WatchResponse;
 
 class WatchServiceTest : public StoreFixture {
  protected:
-  void StartServer(HubOptions o = {}) {
+  // with_leader_rule: the `hasleader` monitor over has_leader_, checking
+  // every 20 ms.
+  void StartServer(HubOptions o = {}, bool with_leader_rule = false) {
     MakeHub(o);
-    service_ =
-        std::make_unique<server::WatchService>(hub_.get(), [](etcdserverpb::ResponseHeader* h) {
+    std::function<bool()> has_leader;
+    if (with_leader_rule) has_leader = [this] { return has_leader_.load(); };
+    service_ = std::make_unique<server::WatchService>(
+        hub_.get(),
+        [](etcdserverpb::ResponseHeader* h) {
           h->set_cluster_id(7);
           h->set_member_id(8);
           h->set_raft_term(9);
-        });
+        },
+        has_leader, std::chrono::milliseconds(20));
     grpc::ServerBuilder b;
     int port = 0;
     b.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
@@ -77,13 +85,15 @@ class WatchServiceTest : public StoreFixture {
       return r;
     }
   };
-  std::unique_ptr<Client> Open() {
+  std::unique_ptr<Client> Open(bool require_leader = false) {
     auto c = std::make_unique<Client>();
     c->ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(90));
+    if (require_leader) c->ctx.AddMetadata("hasleader", "true");  // clientv3 WithRequireLeader
     c->rw = stub_->Watch(&c->ctx);
     return c;
   }
 
+  std::atomic<bool> has_leader_{true};
   std::unique_ptr<server::WatchService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<etcdserverpb::Watch::Stub> stub_;
@@ -117,6 +127,43 @@ TEST_F(WatchServiceTest, CreateEventCancel) {
   r = c->Read();
   EXPECT_TRUE(r.canceled());
   EXPECT_EQ(r.watch_id(), 0);
+}
+
+// etcd's hasleader rule: refused without a leader; a `hasleader` stream ends
+// with Unavailable "etcdserver: no leader" after 3 election timeouts without
+// one; other streams are left alone.
+TEST_F(WatchServiceTest, HasLeaderStreamsRefusedAndCancelledWithoutLeader) {
+  StartServer({}, /*with_leader_rule=*/true);
+  auto plain = Open();
+  plain->Create(CreateReq("a", ""));
+  EXPECT_TRUE(plain->Read().created());
+  auto strict = Open(/*require_leader=*/true);
+  strict->Create(CreateReq("a", ""));
+  EXPECT_TRUE(strict->Read().created());
+  has_leader_ = false;
+  WatchResponse r;
+  EXPECT_FALSE(strict->rw->Read(&r));  // ends within ~3 checks of 20 ms
+  grpc::Status st = strict->rw->Finish();
+  strict->rw.reset();
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(st.error_message(), "etcdserver: no leader");
+  // A new hasleader stream is refused at once.
+  auto refused = Open(/*require_leader=*/true);
+  EXPECT_FALSE(refused->rw->Read(&r));
+  st = refused->rw->Finish();
+  refused->rw.reset();
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(st.error_message(), "etcdserver: no leader");
+  // The plain stream still works.
+  Put("a", "1");
+  r = plain->Read();
+  ASSERT_EQ(r.events_size(), 1);
+  EXPECT_EQ(r.events(0).kv().value(), "1");
+  // With a leader again, hasleader streams are served.
+  has_leader_ = true;
+  auto again = Open(/*require_leader=*/true);
+  again->Create(CreateReq("a", ""));
+  EXPECT_TRUE(again->Read().created());
 }
 
 TEST_F(WatchServiceTest, CompactedAndPastRevision) {
