@@ -18,6 +18,7 @@
 #include <shared_mutex>
 
 #include "common/crc32c.h"
+#include "metrics/etcd_metrics.h"
 #include "mvcc/lmdb.h"
 #include "mvcc/reader.h"
 
@@ -51,6 +52,7 @@ class ReadTxnImpl final : public ReadTxn {
 
   Result<RangeResult> Range(std::string_view key, std::string_view end,
                             const RangeOptions& opts) override {
+    metrics::Etcd().mvcc_range_total.Inc();
     return Reader(txn_.get(), dbs_).Range(key, end, opts, rev_, compact_);
   }
   int64_t Rev() const override { return rev_; }
@@ -161,6 +163,7 @@ class TxnWriteImpl final : public TxnWrite {
  private:
   BatchImpl* b_;
   bool ended_ = false;
+  int ops_ = 0;  // ranges + puts + deletes: etcd counts a txn when > 1
 };
 
 class StoreImpl final : public Store {
@@ -356,6 +359,7 @@ class BatchImpl final : public Batch {
   Status Commit() override {
     assert(!in_txn_ && "commit with an open TxnWrite");
     if (!dead_.ok()) return dead_;
+    metrics::ScopedTimer commit_timer(metrics::Etcd().backend_commit_duration_seconds);
     for (;;) {
       int rc = WriteMetaAndCommit();
       if (rc == MDB_SUCCESS) break;
@@ -739,6 +743,8 @@ TxnWriteImpl::~TxnWriteImpl() {
 }
 Result<RangeResult> TxnWriteImpl::Range(std::string_view key, std::string_view end,
                                         const RangeOptions& opts) {
+  ops_++;
+  metrics::Etcd().mvcc_range_total.Inc();
   return b_->TxnRange(key, end, opts);
 }
 int64_t TxnWriteImpl::Rev() const {
@@ -749,10 +755,14 @@ int64_t TxnWriteImpl::CompactRev() const {
 }
 Result<std::optional<mvccpb::KeyValue>> TxnWriteImpl::Put(std::string_view key,
                                                           std::string_view value, int64_t lease) {
+  ops_++;
+  metrics::Etcd().mvcc_put_total.Inc();
   return b_->TxnPut(key, value, lease);
 }
 Result<std::vector<mvccpb::KeyValue>> TxnWriteImpl::DeleteRange(std::string_view key,
                                                                 std::string_view end) {
+  ops_++;
+  metrics::Etcd().mvcc_delete_total.Inc();
   return b_->TxnDelete(key, end);
 }
 const std::vector<mvccpb::Event>& TxnWriteImpl::Changes() const {
@@ -764,6 +774,7 @@ Status TxnWriteImpl::Abort() {
 Status TxnWriteImpl::End() {
   assert(!ended_);
   ended_ = true;
+  if (ops_ > 1) metrics::Etcd().mvcc_txn_total.Inc();
   return b_->TxnEnd();
 }
 
@@ -986,6 +997,7 @@ int CopyAll(MDB_txn* src, MDB_txn* dst) {
 }  // namespace
 
 Status StoreImpl::SnapshotTo(const std::string& path) {
+  metrics::ScopedTimer t(metrics::Etcd().backend_snapshot_duration_seconds);
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return Status::IOError("mvcc: create " + path + ": " + std::strerror(errno));
   int rc;

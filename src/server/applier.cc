@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "common/log.h"
+#include "metrics/etcd_metrics.h"
 #include "raft/codec.h"
 #include "server/alarms.h"
 
@@ -263,7 +264,9 @@ Status Applier::ApplyBatch(const std::vector<raft::Entry>& entries, std::vector<
     // consistent index (it was committed in the same LMDB txn as the data).
     if (e.index <= applied) continue;
     if (e.type == raft::EntryType::kNormal) {
+      auto apply_start = std::chrono::steady_clock::now();
       if (!e.data.empty()) ApplyEntry(batch, e, results);
+      metrics::Etcd().OnApplied(std::chrono::steady_clock::now() - apply_start);
     } else {
       ApplyConfChange(batch, e, results);
     }

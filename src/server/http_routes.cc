@@ -3,21 +3,21 @@
 #include <utility>
 
 #include "gateway/gateway.h"
+#include "health/health.h"
+#include "health/version.h"
+#include "metrics/handler.h"
+#include "server/health_probes.h"
 #include "server/server.h"
 
 namespace etcdpp::server {
 
 void RegisterMetricsRoutes(http::Router& r, EtcdServer* s) {
-  // merge: metrics (/metrics) and health (/health, /livez, /readyz and
-  // their per-check paths) register here.
-  (void)r;
-  (void)s;
+  metrics::RegisterHandler(r);
+  health::RegisterHandlers(r, MakeHealthProbes(s));
 }
 
 void RegisterPeerRoutes(http::Router& r, EtcdServer* s) {
-  // merge: the version handler registers GET /version here.
-  (void)r;
-  (void)s;
+  health::RegisterVersionHandler(r, MakeVersionInfo(s));
 }
 
 void RegisterClientRoutes(http::Router& r, EtcdServer* s, std::shared_ptr<grpc::Channel> channel) {

@@ -16,6 +16,7 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "metrics/grpc_metrics.h"
 #include "server/cluster_service.h"
 #include "server/http_routes.h"
 #include "server/kv_service.h"
@@ -239,6 +240,7 @@ Status Listeners::StartClients(EtcdServer* s, const config::ServerConfig& cfg) {
       std::chrono::milliseconds(s->config().election_timeout_ms)));
   for (auto& svc : services_)
     b.RegisterService(svc.get());
+  metrics::InstallGrpcMetrics(b);  // grpc_server_* by service, method and code
   // No listening ports: our listeners accept and hand connections over.
   grpc_ = b.BuildAndStart();
   if (!grpc_) return Status::Unavailable("failed to start the gRPC server for the client URLs");

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "common/log.h"
+#include "metrics/etcd_metrics.h"
 #include "raft/codec.h"
 #include "server/ids.h"
 
@@ -240,6 +241,7 @@ void RaftNode::Publish() {
   lead_.store(r.lead(), std::memory_order_release);
   learner_.store(r.is_learner(), std::memory_order_release);
   const bool leading = r.lead() == id_ && r.state() == raft::StateType::kLeader;
+  metrics::Etcd().OnRaftState(r.lead(), old_lead, leading, r.is_learner());
   if (leading != leading_) {
     leading_ = leading;
     if (hooks_.on_leadership) hooks_.on_leadership(leading);

@@ -15,6 +15,7 @@
 
 #include "common/log.h"
 #include "lease/apply.h"
+#include "metrics/etcd_metrics.h"
 #include "mvcc/store.h"
 #include "server/alarms.h"
 #include "server/applier.h"
@@ -441,6 +442,7 @@ Status EtcdServer::LoadMembers() {
 
 void EtcdServer::Stop() {
   if (stopped_.exchange(true)) return;
+  metrics_.Reset();  // no scrape reads the member while it stops
   // Order matters: first stop taking new client calls and let in-flight ones
   // finish (they need the raft loop and the applier), then stop the loop (it
   // saves everything already proposed), then the transport and the peer
@@ -514,6 +516,7 @@ void EtcdServer::Propose(internalpb::InternalRequest req, WaitRegistry::Callback
   }
   wait_.Register(id, std::move(cb), now + RequestTimeout());
   if (Status st = raft_->Propose(id, std::move(data), deadline); !st.ok()) {
+    metrics::Etcd().proposals_failed_total.Inc();
     internalpb::InternalResponse empty;
     wait_.Trigger(id, st, &empty);
   }

@@ -22,6 +22,7 @@
 #include "etcdserverpb/rpc.pb.h"
 #include "lease/lessor.h"
 #include "membership/cluster.h"
+#include "metrics/metrics.h"
 #include "membership/reconfig.h"
 #include "mvcc/store.h"
 #include "peer/transport.h"
@@ -125,6 +126,9 @@ class EtcdServer final : public peer::Handler {
   uint64_t Term() const;
   uint64_t CommitIndex() const;
   uint64_t AppliedIndex() const;
+  // Proposals of this member waiting to be applied (etcd_server_proposals_pending).
+  size_t PendingProposals() const { return wait_.Size(); }
+  peer::Transport* transport() { return transport_.get(); }  // null before start
   // Actual bound client addresses ("127.0.0.1:2379"), after port 0 resolution.
   const std::vector<std::string>& ClientAddresses() const { return client_addrs_; }
   const std::vector<std::string>& PeerAddresses() const { return peer_addrs_; }
@@ -201,6 +205,9 @@ class EtcdServer final : public peer::Handler {
   Status InitialCorruptCheck();
   // --bootstrap-defrag-threshold-megabytes.
   Status MaybeDefragAtBoot();
+  // The member-state metrics collector (health_probes.h). Last member: destroyed
+  // first, so a scrape never reads members already gone.
+  metrics::Registration metrics_;
 };
 
 }  // namespace etcdpp::server

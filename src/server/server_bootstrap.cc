@@ -15,6 +15,7 @@
 #include "server/applier.h"
 #include "server/bootstrap.h"
 #include "server/corruption.h"
+#include "server/health_probes.h"
 #include "server/ids.h"
 #include "server/listeners.h"
 #include "server/raft_node.h"
@@ -234,6 +235,7 @@ Status EtcdServer::StartServing() {
   raft_->Start(/*campaign=*/single_voter_);
   leases_->Start();
   // Metrics/health and the peer port's /version before ready, as etcd serves them.
+  metrics_ = RegisterServerMetrics(this);
   ETCDPP_RETURN_IF_ERROR(listeners_->StartMetrics(this, cfg_));
   ETCDPP_RETURN_IF_ERROR(PublishSelf());
   corruption_->Start();  // periodic and compact hash checks (leader only)

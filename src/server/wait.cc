@@ -3,6 +3,8 @@
 #include <utility>
 #include <vector>
 
+#include "metrics/etcd_metrics.h"
+
 namespace etcdpp::server {
 
 bool WaitRegistry::Register(uint64_t id, Callback cb) {
@@ -31,6 +33,7 @@ void WaitRegistry::ExpireDue(Clock::time_point now, const Status& st) {
     }
     deadlines_.erase(deadlines_.begin(), end);
   }
+  metrics::Etcd().proposals_failed_total.Inc(due.size());
   for (auto& cb : due) {
     internalpb::InternalResponse empty;
     cb(st, &empty);

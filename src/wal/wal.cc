@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cassert>
 
+#include "metrics/etcd_metrics.h"
 #include "wal/fs.h"
 #include "wal/record.h"
 #include "wal/segment_name.h"
@@ -75,7 +76,11 @@ class WalImpl final : public Wal {
   };
 
   std::string PathOf(const SegmentId& id) const { return Join(dir_, SegmentName(id)); }
-  Status SyncFile(File* f) { return opts_.unsafe_no_fsync ? Status::OK() : f->Sync(); }
+  Status SyncFile(File* f) {
+    if (opts_.unsafe_no_fsync) return Status::OK();
+    metrics::ScopedTimer t(metrics::Etcd().wal_fsync_duration_seconds);
+    return f->Sync();
+  }
   Status SyncDirectory() { return opts_.unsafe_no_fsync ? Status::OK() : fs_->SyncDir(dir_); }
   Status CheckWritable() const;
   Status NewSegment(const SegmentId& id, uint32_t prev_crc);
@@ -313,7 +318,11 @@ Status WalImpl::AppendRecords(const std::vector<Rec>& recs, bool sync) {
   pending.reserve(std::min<uint64_t>(total, opts_.segment_bytes));
   auto flush = [&]() -> Status {
     if (pending.empty()) return Status::OK();
-    ETCDPP_RETURN_IF_ERROR(tail_->WriteAt(tail_offset_, pending));
+    {
+      metrics::ScopedTimer t(metrics::Etcd().wal_write_duration_seconds);
+      ETCDPP_RETURN_IF_ERROR(tail_->WriteAt(tail_offset_, pending));
+    }
+    metrics::Etcd().wal_write_bytes_total.Add(static_cast<double>(pending.size()));
     tail_offset_ += pending.size();
     pending.clear();
     return Status::OK();

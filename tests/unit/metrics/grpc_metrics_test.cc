@@ -1,0 +1,67 @@
+#include "metrics/grpc_metrics.h"
+
+#include <gtest/gtest.h>
+
+#include "etcdserverpb/rpc.pb.h"
+#include "metrics/parse.h"
+
+namespace etcdpp::metrics {
+namespace {
+
+using RpcType = grpc::experimental::ServerRpcInfo::Type;
+
+TEST(GrpcMetricsTest, PreRegistersEveryMethodAndCodeAtZero) {
+  // Referencing a generated type links rpc.pb.cc, which fills the pool.
+  ASSERT_NE(etcdserverpb::RangeRequest::descriptor(), nullptr);
+  Registry r;
+  PreRegisterGrpcServices({"etcdserverpb.KV", "etcdserverpb.Watch", "grpc.health.v1.Health"}, r);
+  testing::Parsed p = testing::ParseExposition(r.Expose());
+  ASSERT_TRUE(p.ok) << p.error;
+  EXPECT_EQ(p.families["grpc_server_started_total"].type, "counter");
+  EXPECT_EQ(p.Value("grpc_server_started_total", {{"grpc_method", "Range"},
+                                                  {"grpc_service", "etcdserverpb.KV"},
+                                                  {"grpc_type", "unary"}}),
+            "0");
+  EXPECT_EQ(p.Value("grpc_server_handled_total", {{"grpc_code", "Unavailable"},
+                                                  {"grpc_method", "Watch"},
+                                                  {"grpc_service", "etcdserverpb.Watch"},
+                                                  {"grpc_type", "bidi_stream"}}),
+            "0");
+  EXPECT_EQ(p.Value("grpc_server_msg_sent_total", {{"grpc_method", "Watch"},
+                                                   {"grpc_service", "grpc.health.v1.Health"},
+                                                   {"grpc_type", "server_stream"}}),
+            "0");
+  // Every method of KV and Watch, Health's 2; 17 codes each.
+  const auto* pool = google::protobuf::DescriptorPool::generated_pool();
+  size_t methods = pool->FindServiceByName("etcdserverpb.KV")->method_count() +
+                   pool->FindServiceByName("etcdserverpb.Watch")->method_count() + 2;
+  EXPECT_EQ(p.families["grpc_server_handled_total"].samples.size(), methods * 17);
+}
+
+TEST(GrpcMetricsTest, CountsStartedAndHandledByCode) {
+  Registry r;
+  GrpcCall put{"/etcdserverpb.KV/Put", RpcType::UNARY};
+  RecordGrpcStarted(r, put);
+  RecordGrpcStarted(r, put);
+  RecordGrpcHandled(r, put, 0);
+  RecordGrpcHandled(r, put, 14);
+  testing::Parsed p = testing::ParseExposition(r.Expose());
+  ASSERT_TRUE(p.ok) << p.error;
+  auto labels = [](const char* code) {
+    std::vector<std::pair<std::string, std::string>> l;
+    if (code != nullptr) l.emplace_back("grpc_code", code);
+    l.emplace_back("grpc_method", "Put");
+    l.emplace_back("grpc_service", "etcdserverpb.KV");
+    l.emplace_back("grpc_type", "unary");
+    return l;
+  };
+  EXPECT_EQ(p.Value("grpc_server_started_total", labels(nullptr)), "2");
+  EXPECT_EQ(p.Value("grpc_server_handled_total", labels("OK")), "1");
+  EXPECT_EQ(p.Value("grpc_server_handled_total", labels("Unavailable")), "1");
+  EXPECT_EQ(p.Value("grpc_server_handled_total", labels("NotFound")), "0");
+  EXPECT_STREQ(GrpcCodeName(1), "Canceled");
+  EXPECT_STREQ(GrpcCodeName(16), "Unauthenticated");
+}
+
+}  // namespace
+}  // namespace etcdpp::metrics
