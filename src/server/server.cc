@@ -258,9 +258,7 @@ Status EtcdServer::OpenStorage() {
     alarms_changed_ = alarms_changed_ || changed;
     return st;
   };
-  aopts.admit = [this](const internalpb::InternalRequest& req) {
-    return alarm_store_->Admit(req);
-  };
+  aopts.admit = [this](const internalpb::InternalRequest& req) { return alarm_store_->Admit(req); };
   aopts.quota_available = [this, quota = QuotaBytes()](const internalpb::InternalRequest& req) {
     return QuotaCost(req) == 0 || QuotaAvailable(req, store_->DbSizeBytes(), quota);
   };

@@ -216,11 +216,11 @@ Status EtcdServer::StartServing() {
   popts.snap_dir = snap_dir_;
   transport_ = std::make_unique<peer::Transport>(popts, this);
   CreateCorruptionChecker();
-  ETCDPP_ASSIGN_OR_RETURN(
-      listeners_, Listeners::StartPeers(cfg_, transport_->service(), [this](auto& b) {
-        peer::ConfigurePeerServerBuilder(b);
-        b.RegisterService(corruption_->service());  // PeerMaintenance.HashKV
-      }));
+  ETCDPP_ASSIGN_OR_RETURN(listeners_,
+                          Listeners::StartPeers(cfg_, transport_->service(), [this](auto& b) {
+                            peer::ConfigurePeerServerBuilder(b);
+                            b.RegisterService(corruption_->service());  // PeerMaintenance.HashKV
+                          }));
   peer_addrs_ = listeners_->PeerAddresses();
   for (const auto& a : peer_addrs_)
     LOG_INFO("listening for peers", {"address", a});

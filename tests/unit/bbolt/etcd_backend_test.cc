@@ -66,8 +66,7 @@ TEST_F(EtcdBackendTest, File_hasBranchOverflowAndInlinePages) {
   EXPECT_GT(inline_buckets, 0);
   bool overflow = false;
   for (uint64_t p = 2; p < db_->meta().pgid; p++) {
-    if (flags_of(p) == 0x02 && le64(p * ps) == p &&
-        (le64(p * ps + 8) >> 32) > 0) {
+    if (flags_of(p) == 0x02 && le64(p * ps) == p && (le64(p * ps + 8) >> 32) > 0) {
       overflow = true;
     }
   }
