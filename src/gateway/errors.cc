@@ -1,5 +1,7 @@
 #include "gateway/errors.h"
 
+#include "http/status_text.h"
+
 #include "gateway/json_codec.h"
 
 namespace etcdpp::gateway {
@@ -45,37 +47,6 @@ int HttpStatusFromGrpcCode(int code) {
   }
 }
 
-std::string_view HttpStatusText(int http_status) {
-  switch (http_status) {
-    case 200:
-      return "OK";
-    case 400:
-      return "Bad Request";
-    case 401:
-      return "Unauthorized";
-    case 403:
-      return "Forbidden";
-    case 404:
-      return "Not Found";
-    case 409:
-      return "Conflict";
-    case 429:
-      return "Too Many Requests";
-    case 499:
-      return "";  // not a standard status: Go has no text for it
-    case 500:
-      return "Internal Server Error";
-    case 501:
-      return "Not Implemented";
-    case 503:
-      return "Service Unavailable";
-    case 504:
-      return "Gateway Timeout";
-    default:
-      return "";
-  }
-}
-
 std::string UnaryErrorBody(int code, std::string_view message) {
   std::string quoted = JsonQuote(message);
   return "{\"code\":" + std::to_string(code) + ",\"message\":" + quoted + ",\"error\":" + quoted +
@@ -87,7 +58,7 @@ std::string StreamErrorChunk(int code, std::string_view message) {
   std::string quoted = JsonQuote(message);
   return "{\"error\":{\"code\":" + std::to_string(code) + ",\"message\":" + quoted +
          ",\"grpc_code\":" + std::to_string(code) + ",\"http_code\":" + std::to_string(http) +
-         ",\"http_status\":" + JsonQuote(HttpStatusText(http)) + "}}\n";
+         ",\"http_status\":" + JsonQuote(http::StatusText(http)) + "}}\n";
 }
 
 }  // namespace etcdpp::gateway

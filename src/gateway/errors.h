@@ -14,9 +14,6 @@ namespace etcdpp::gateway {
 // gRPC status code -> HTTP status, as grpc-gateway v2 maps it.
 int HttpStatusFromGrpcCode(int code);
 
-// Go's http.StatusText for the statuses above ("Bad Request", ...).
-std::string_view HttpStatusText(int http_status);
-
 // {"code":N,"message":"...","error":"..."} (no trailing newline).
 std::string UnaryErrorBody(int code, std::string_view message);
 

@@ -29,6 +29,7 @@
 
 #include "etcdserverpb/rpc.grpc.pb.h"
 #include "gateway/gateway.h"
+#include "http/status_text.h"
 
 namespace {
 
@@ -41,33 +42,6 @@ bool SendAll(int fd, std::string_view data) {
     data.remove_prefix(static_cast<size_t>(n));
   }
   return true;
-}
-
-const char* Reason(int status) {
-  switch (status) {
-    case 200:
-      return "OK";
-    case 400:
-      return "Bad Request";
-    case 401:
-      return "Unauthorized";
-    case 403:
-      return "Forbidden";
-    case 404:
-      return "Not Found";
-    case 409:
-      return "Conflict";
-    case 429:
-      return "Too Many Requests";
-    case 501:
-      return "Not Implemented";
-    case 503:
-      return "Service Unavailable";
-    case 504:
-      return "Gateway Timeout";
-    default:
-      return "Status";
-  }
 }
 
 class Writer : public etcdpp::http::ResponseWriter {
@@ -97,7 +71,8 @@ class Writer : public etcdpp::http::ResponseWriter {
 
  private:
   static std::string Head(int status, const Headers& headers) {
-    std::string out = "HTTP/1.1 " + std::to_string(status) + " " + Reason(status) + "\r\n";
+    std::string out = "HTTP/1.1 " + std::to_string(status) + " " +
+                      std::string(etcdpp::http::StatusText(status)) + "\r\n";
     for (const auto& [k, v] : headers)
       out += k + ": " + v + "\r\n";
     return out + "Connection: close\r\n";
