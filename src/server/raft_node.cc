@@ -407,30 +407,26 @@ void RaftNode::ServeReads(Clock::time_point now) {
       ++it;
     }
   }
-  // Batch every read that has not been answered: those never sent ("") and,
-  // after read_retry without an answer (leader change, lost message), those
-  // sent, under one new request context = one heartbeat round.
-  std::vector<PendingRead> to_send;
-  bool retry = now - read_sent_ >= opts_.read_retry;
-  for (auto it = reads_in_flight_.begin(); it != reads_in_flight_.end();) {
-    if (it->first.empty() || retry) {
-      for (auto& r : it->second)
-        to_send.push_back(std::move(r));
-      it = reads_in_flight_.erase(it);
-    } else {
-      ++it;
+  // Rounds not answered within read_retry (leader change, lost message) are
+  // re-sent under the SAME context, as etcd does: an answer to the first
+  // send that is merely late still completes them. Every read of a round
+  // arrived before the round was first sent, so any answer to it is a valid
+  // read index for all of them.
+  if (now - read_sent_ >= opts_.read_retry) {
+    bool resent = false;
+    for (const auto& [ctx, rs] : reads_in_flight_) {
+      if (!ctx.empty() && node_->ReadIndex(ctx).ok()) resent = true;
     }
+    if (resent) read_sent_ = now;
   }
-  if (to_send.empty()) return;
+  // Reads never sent ("") go out together: one new context = one round.
+  auto unsent = reads_in_flight_.find("");
+  if (unsent == reads_in_flight_.end()) return;
   std::string ctx = Ctx(++read_seq_);
-  if (!node_->ReadIndex(ctx).ok()) {
-    // No leader known: keep them unsent; retried next round until they expire.
-    auto& unsent = reads_in_flight_[""];
-    for (auto& r : to_send)
-      unsent.push_back(std::move(r));
-    return;
-  }
+  if (!node_->ReadIndex(ctx).ok()) return;  // no leader known: retried next round until they expire
   read_sent_ = now;
+  std::vector<PendingRead> to_send = std::move(unsent->second);
+  reads_in_flight_.erase(unsent);
   reads_in_flight_[ctx] = std::move(to_send);
 }
 

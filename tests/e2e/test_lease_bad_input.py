@@ -73,9 +73,7 @@ class LeaseBadInputTest(harness.SharedMemberTestCase):
 
 class ExpiredLeaseKeepAliveTest(cluster.ClusterTestCase):
 
-    # Each peer message is held this long: a revoke takes >= 2 x DELAY_MS to commit. Kept under
-    # 250 ms: etcdpp's ReadIndex retry (500 ms) re-sends reads under a new context, so a round
-    # trip over 500 ms never completes (see docs/watch_lease.md).
+    # Each peer message is held this long: a revoke takes >= 2 x DELAY_MS to commit.
     DELAY_MS = 120
 
     def test_keepalive_of_expired_lease_waits_for_the_revoke(self):
