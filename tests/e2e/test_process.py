@@ -15,6 +15,7 @@ import signal
 import socket
 import sys
 import tempfile
+import threading
 import time
 import unittest
 import urllib.request
@@ -23,6 +24,7 @@ import uuid
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness  # noqa: E402
+from etcd3 import etcdrpc  # noqa: E402
 
 WAIT = 60  # seconds: generous for a busy 2-core machine
 
@@ -85,10 +87,11 @@ class SystemdNotifyTest(harness.MemberTestCase):
         self.assertIsNone(m.probe())
         r = m.etcdctl("put", "k", "v")
         self.assertEqual(r.rc, 0, r)
+        m.proc.send_signal(signal.SIGTERM)
         if harness.is_etcdpp():
-            m.proc.send_signal(signal.SIGTERM)
             self.assertEqual(ns.recv(), "STOPPING=1")
-        self.assertEqual(m.stop(timeout=WAIT), 0)
+        self.assertEqual(m.proc.wait(WAIT), 0)
+        m._reap()
 
     def test_ready_on_path_socket(self):
         self.check_notify(abstract=False)
@@ -111,6 +114,7 @@ class SignalTest(harness.MemberTestCase):
                 self.assertEqual(r.rc, 0, r)
                 m.proc.send_signal(sig)
                 self.assertEqual(m.proc.wait(WAIT), 0)
+                m._reap()
                 self.assertIn("received signal; shutting down", m.server_output())
                 self.assertIn("stopped etcd server", m.server_output())
                 # The data survived the stop.
@@ -127,15 +131,24 @@ class SignalTest(harness.MemberTestCase):
                 # An open gRPC watch keeps the graceful stop in gRPC's 5 s grace period for
                 # in-flight calls, so the second signal lands while it runs.
                 c = m.client()
-                self.addCleanup(c.close)
-                events, cancel = c.watch(b"w")
-                self.addCleanup(cancel)
+                done = threading.Event()
+
+                def requests():
+                    yield etcdrpc.WatchRequest(create_request=etcdrpc.WatchCreateRequest(key=b"w"))
+                    done.wait(WAIT)
+
+                call = etcdrpc.WatchStub(c.channel).Watch(requests())
+                self.assertTrue(next(call).created)  # the stream is in flight
                 started = time.monotonic()
                 m.proc.send_signal(sig)
                 wait_for_log(self, m, "received signal; shutting down")
                 m.proc.send_signal(sig)
                 rc = m.proc.wait(WAIT)
                 elapsed = time.monotonic() - started
+                m._reap()
+                done.set()
+                call.cancel()
+                c.close()
                 self.assertEqual(rc, -sig, m.log_tail())  # killed by the signal, as etcd ends
                 self.assertIn("received second signal; exiting immediately", m.server_output())
                 self.assertNotIn("stopped etcd server", m.server_output())
