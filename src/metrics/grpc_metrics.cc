@@ -2,6 +2,7 @@
 
 #include <google/protobuf/descriptor.h>
 
+#include <chrono>
 #include <mutex>
 #include <shared_mutex>
 #include <unordered_map>
@@ -33,6 +34,7 @@ struct MethodCounters {
   Counter* received;
   Counter* sent;
   Counter* handled[kCodes];
+  Histogram* handling = nullptr;  // --metrics=extensive only
 };
 
 class Families {
@@ -51,6 +53,23 @@ class Families {
         sent_(r.CounterVec("grpc_server_msg_sent_total",
                            "Total number of gRPC stream messages sent by the server.",
                            {"grpc_type", "grpc_service", "grpc_method"})) {}
+
+  // go-grpc-prometheus' EnableHandlingTimeHistogram, which etcd calls for
+  // --metrics=extensive. Before the first Get: methods seen earlier would
+  // have no series.
+  void EnableHandlingTime(Registry& r) {
+    std::unique_lock<std::shared_mutex> lock(mu_);
+    if (handling_ != nullptr) return;
+    // prometheus.DefBuckets, go-grpc-prometheus' default for this histogram.
+    handling_ = &r.HistogramVec(
+        "grpc_server_handling_seconds",
+        "Histogram of response latency (seconds) of gRPC that had been application-level "
+        "handled by the server.",
+        {"grpc_type", "grpc_service", "grpc_method"},
+        {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
+    for (auto& [name, mc] : cache_)
+      mc->handling = &handling_->With(labels_[name]);
+  }
 
   MethodCounters* Get(const std::string& full_method, RpcType type) {
     {
@@ -72,6 +91,8 @@ class Families {
     for (int c = 0; c < kCodes; c++)
       mc->handled[c] = &handled_.With({t, service, method, GrpcCodeName(c)});
     std::unique_lock<std::shared_mutex> lock(mu_);
+    if (handling_ != nullptr) mc->handling = &handling_->With({t, service, method});
+    labels_.emplace(full_method, std::vector<std::string>{t, service, method});
     auto [it, fresh] = cache_.emplace(full_method, std::move(mc));
     return it->second.get();
   }
@@ -81,8 +102,10 @@ class Families {
   CounterFamily& handled_;
   CounterFamily& received_;
   CounterFamily& sent_;
+  HistogramFamily* handling_ = nullptr;  // guarded by mu_
   std::shared_mutex mu_;
   std::unordered_map<std::string, std::unique_ptr<MethodCounters>> cache_;
+  std::unordered_map<std::string, std::vector<std::string>> labels_;
 };
 
 Families& FamiliesOf(Registry& r) {
@@ -96,7 +119,9 @@ Families& FamiliesOf(Registry& r) {
 
 class Interceptor final : public grpc::experimental::Interceptor {
  public:
-  explicit Interceptor(MethodCounters* m) : m_(m) { m_->started->Inc(); }
+  explicit Interceptor(MethodCounters* m) : m_(m), start_(std::chrono::steady_clock::now()) {
+    m_->started->Inc();
+  }
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     using HP = grpc::experimental::InterceptionHookPoints;
     if (methods->QueryInterceptionHookPoint(HP::POST_RECV_MESSAGE)) m_->received->Inc();
@@ -104,12 +129,16 @@ class Interceptor final : public grpc::experimental::Interceptor {
     if (methods->QueryInterceptionHookPoint(HP::PRE_SEND_STATUS)) {
       int code = static_cast<int>(methods->GetSendStatus().error_code());
       m_->handled[code >= 0 && code < kCodes ? code : 2]->Inc();  // 2 = Unknown
+      if (m_->handling != nullptr)
+        m_->handling->Observe(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
     }
     methods->Proceed();
   }
 
  private:
   MethodCounters* m_;
+  std::chrono::steady_clock::time_point start_;
 };
 
 class Factory final : public grpc::experimental::ServerInterceptorFactoryInterface {
@@ -162,7 +191,12 @@ void PreRegisterGrpcServices(const std::vector<std::string>& services, Registry&
   }
 }
 
-void InstallGrpcMetrics(grpc::ServerBuilder& b, Registry& r) {
+void EnableGrpcHandlingTimeHistogram(Registry& r) {
+  FamiliesOf(r).EnableHandlingTime(r);
+}
+
+void InstallGrpcMetrics(grpc::ServerBuilder& b, Registry& r, bool handling_time) {
+  if (handling_time) EnableGrpcHandlingTimeHistogram(r);
   PreRegisterGrpcServices(
       {"etcdserverpb.KV", "etcdserverpb.Watch", "etcdserverpb.Lease", "etcdserverpb.Cluster",
        "etcdserverpb.Maintenance", "etcdserverpb.Auth", "grpc.health.v1.Health"},
@@ -178,6 +212,11 @@ void RecordGrpcStarted(Registry& r, const GrpcCall& c) {
 
 void RecordGrpcHandled(Registry& r, const GrpcCall& c, int code) {
   FamiliesOf(r).Get(c.full_method, c.type)->handled[code >= 0 && code < kCodes ? code : 2]->Inc();
+}
+
+void RecordGrpcHandlingTime(Registry& r, const GrpcCall& c, double seconds) {
+  MethodCounters* m = FamiliesOf(r).Get(c.full_method, c.type);
+  if (m->handling != nullptr) m->handling->Observe(seconds);
 }
 
 }  // namespace etcdpp::metrics

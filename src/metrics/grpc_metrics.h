@@ -26,9 +26,16 @@ NewGrpcMetricsInterceptorFactory(Registry& r = Default());
 // "grpc.health.v1.Health" is known without it.
 void PreRegisterGrpcServices(const std::vector<std::string>& services, Registry& r = Default());
 
+// Adds grpc_server_handling_seconds{grpc_type,grpc_service,grpc_method}
+// (buckets prometheus.DefBuckets), as etcd does for --metrics=extensive
+// (go-grpc-prometheus EnableHandlingTimeHistogram). Basic never calls it.
+void EnableGrpcHandlingTimeHistogram(Registry& r = Default());
+
 // Both of the above for a client-port server: etcd's six services and
-// grpc.health.v1.Health pre-registered, the interceptor installed on `b`.
-void InstallGrpcMetrics(grpc::ServerBuilder& b, Registry& r = Default());
+// grpc.health.v1.Health pre-registered, the interceptor installed on `b`;
+// `handling_time` (--metrics=extensive) adds the latency histogram.
+void InstallGrpcMetrics(grpc::ServerBuilder& b, Registry& r = Default(),
+                        bool handling_time = false);
 
 // Counts one finished call (the interceptor's work, exposed for tests).
 // `full_method` is "/pkg.Service/Method"; `code` a gRPC status code number.
@@ -38,6 +45,8 @@ struct GrpcCall {
 };
 void RecordGrpcStarted(Registry& r, const GrpcCall& c);
 void RecordGrpcHandled(Registry& r, const GrpcCall& c, int code);
+// The histogram's observation (no-op unless enabled for `r`).
+void RecordGrpcHandlingTime(Registry& r, const GrpcCall& c, double seconds);
 
 // Go's codes.Code.String() ("OK", "Canceled", ..., "Unauthenticated").
 const char* GrpcCodeName(int code);

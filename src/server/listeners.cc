@@ -240,7 +240,9 @@ Status Listeners::StartClients(EtcdServer* s, const config::ServerConfig& cfg) {
       std::chrono::milliseconds(s->config().election_timeout_ms)));
   for (auto& svc : services_)
     b.RegisterService(svc.get());
-  metrics::InstallGrpcMetrics(b);  // grpc_server_* by service, method and code
+  // grpc_server_* by service, method and code; the latency histogram with
+  // --metrics=extensive only, as etcd.
+  metrics::InstallGrpcMetrics(b, metrics::Default(), cfg.metrics == "extensive");
   // No listening ports: our listeners accept and hand connections over.
   grpc_ = b.BuildAndStart();
   if (!grpc_) return Status::Unavailable("failed to start the gRPC server for the client URLs");

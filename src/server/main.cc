@@ -12,6 +12,7 @@
 
 #include "common/log.h"
 #include "config/config.h"
+#include "server/sd_notify.h"
 #include "server/server.h"
 #include "server/version.h"
 
@@ -77,6 +78,7 @@ int main(int argc, char** argv) {
   std::mutex mu;
   std::condition_variable cv;
   bool stop = false;
+  bool done = false;  // main is finishing: the next signal only wakes the thread
   int sig = 0;
   etcdpp::server::SetStopHook([&] {
     std::lock_guard<std::mutex> lock(mu);
@@ -88,18 +90,40 @@ int main(int argc, char** argv) {
     sigwait(&stop_signals, &s);
     {
       std::lock_guard<std::mutex> lock(mu);
+      if (done) return;
       sig = s;
     }
     etcdpp::server::RequestStop();
-  });
-  auto finish = [&](int code) {
-    // Wake the signal thread if no signal came (removed member), then join it.
-    bool have_sig;
+    // A second SIGINT/SIGTERM while the graceful stop runs (it may wait up to
+    // the gRPC grace period for in-flight calls) ends the process at once,
+    // as the issue asks: an operator pressing ^C twice means "now". etcd
+    // itself only queues the second signal; it ends by re-raising the first
+    // one with the default action, and we die the same way here (a shell
+    // sees 128+signal). Nothing is lost: every acknowledged write is in the
+    // fsynced WAL.
+    sigwait(&stop_signals, &s);
     {
       std::lock_guard<std::mutex> lock(mu);
-      have_sig = sig != 0;
+      if (done) return;
     }
-    if (!have_sig) kill(getpid(), SIGTERM);
+    LOG_WARN("received second signal; exiting immediately",
+             {"signal", s == SIGINT ? "SIGINT" : "SIGTERM"});
+    etcdpp::log::Flush();
+    signal(s, SIG_DFL);
+    sigset_t one;
+    sigemptyset(&one);
+    sigaddset(&one, s);
+    kill(getpid(), s);  // pending for the process until unblocked below
+    pthread_sigmask(SIG_UNBLOCK, &one, nullptr);
+    _exit(128 + s);  // not reached: the default action ends the process
+  });
+  auto finish = [&](int code) {
+    // Wake the signal thread (it waits for a first or a second signal).
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      done = true;
+    }
+    kill(getpid(), SIGTERM);
     signals.join();
     etcdpp::server::SetStopHook(nullptr);
     etcdpp::log::Flush();
@@ -117,13 +141,20 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "etcdpp: %s\n", server.status().message().c_str());
     return finish(1);
   }
+  // systemd Type=notify: the member serves clients now (etcd notifies at
+  // the same point, after the server is ready).
+  if (auto st = etcdpp::server::SdNotify("READY=1"); !st.ok())
+    LOG_WARN("failed to notify systemd for readiness", {"error", st.ToString()});
+  int got = 0;
   {
     std::unique_lock<std::mutex> lock(mu);
     cv.wait(lock, [&] { return stop; });
+    got = sig;
   }
-  if (sig != 0) {
-    LOG_INFO("received signal; shutting down", {"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"});
+  if (got != 0) {
+    LOG_INFO("received signal; shutting down", {"signal", got == SIGINT ? "SIGINT" : "SIGTERM"});
   }
+  (void)etcdpp::server::SdNotify("STOPPING=1");
   (*server)->Stop();
   return finish(0);
 }

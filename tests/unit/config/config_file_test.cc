@@ -1,11 +1,15 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <map>
+#include <set>
 #include <string>
 
 #include "config/config.h"
+#include "config/flag_table.h"
 
 namespace etcdpp::config {
 namespace {
@@ -203,6 +207,229 @@ TEST_F(ConfigFileTest, ExperimentalKeysAndEmptyFile) {
   r = Parse({"--config-file", Write("experimental-initial-corrupt-check: true\n")}, {});
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_TRUE(r->config.gates_from_experimental_flags.at("InitialCorruptCheck"));
+}
+
+}  // namespace
+}  // namespace etcdpp::config
+
+namespace etcdpp::config {
+namespace {
+
+// Flags with no top-level key in etcd's config file (embed.configYAML): they
+// live in a nested section (next test) or exist on the command line only.
+const std::set<std::string> kNotTopLevel = {"cert-file",
+                                            "key-file",
+                                            "client-cert-auth",
+                                            "client-cert-file",
+                                            "client-key-file",
+                                            "client-crl-file",
+                                            "client-cert-allowed-hostname",
+                                            "trusted-ca-file",
+                                            "auto-tls",
+                                            "peer-cert-file",
+                                            "peer-key-file",
+                                            "peer-client-cert-auth",
+                                            "peer-client-cert-file",
+                                            "peer-client-key-file",
+                                            "peer-trusted-ca-file",
+                                            "peer-cert-allowed-cn",
+                                            "peer-cert-allowed-hostname",
+                                            "peer-auto-tls",
+                                            "peer-crl-file",
+                                            "peer-skip-client-san-verification",
+                                            "socket-reuse-port",
+                                            "socket-reuse-address",
+                                            "discovery-endpoints",
+                                            "discovery-token",
+                                            "discovery-dial-timeout",
+                                            "discovery-request-timeout",
+                                            "discovery-keepalive-time",
+                                            "discovery-keepalive-timeout",
+                                            "discovery-insecure-transport",
+                                            "discovery-insecure-skip-tls-verify",
+                                            "discovery-cert",
+                                            "discovery-key",
+                                            "discovery-cacert",
+                                            "discovery-user",
+                                            "discovery-password",
+                                            "discovery-fallback",
+                                            "raft-read-timeout",
+                                            "raft-write-timeout",
+                                            "config-file",
+                                            "version"};
+
+// A non-default YAML value for `f` and the canonical flag value it must give.
+std::pair<std::string, std::string> SampleValue(const FlagDef& f) {
+  switch (f.type) {
+    case FlagType::kBool:
+      return f.def == "true" ? std::pair<std::string, std::string>{"false", "false"}
+                             : std::pair<std::string, std::string>{"true", "true"};
+    case FlagType::kUint:
+    case FlagType::kUint32:
+    case FlagType::kUint64:
+    case FlagType::kInt:
+    case FlagType::kInt64:
+      return {"12345", "12345"};
+    case FlagType::kDuration:
+      return {"3000000000", "3s"};  // nanoseconds in the file
+    case FlagType::kUrls:
+      return {"http://10.0.0.9:2999", "http://10.0.0.9:2999"};
+    case FlagType::kCors:
+      return {"http://a.example", "http://a.example"};
+    case FlagType::kStrings:
+    case FlagType::kUniqueStrings:
+      return {"[a.example, b.example]", "a.example,b.example"};
+    case FlagType::kChoice: {
+      std::string choices(f.choices);
+      size_t bar = choices.find('|');
+      std::string first = choices.substr(0, bar);
+      std::string second = bar == std::string::npos ? first : choices.substr(bar + 1);
+      second = second.substr(0, second.find('|'));
+      std::string pick = first == f.def ? second : first;
+      return {pick, pick};
+    }
+    case FlagType::kFeatureGates:
+      return {"\"StopGRPCServiceOnDefrag=true\"", "StopGRPCServiceOnDefrag=true"};
+    default:
+      return {"sample-value", "sample-value"};
+  }
+}
+
+// Keys whose generic sample would fail etcd's validation, or that need a
+// specific kind of value: YAML value -> canonical value.
+const std::map<std::string, std::pair<std::string, std::string>>& Overrides() {
+  static const auto* m = new std::map<std::string, std::pair<std::string, std::string>>{
+      {"heartbeat-interval", {"150", "150"}},
+      {"election-timeout", {"1500", "1500"}},
+      {"log-outputs", {"[stdout]", "stdout"}},
+      {"log-level", {"warn", "warn"}},
+      {"initial-cluster", {"default=http://localhost:2380", "default=http://localhost:2380"}},
+      {"listen-client-urls", {"http://127.0.0.1:2999", "http://127.0.0.1:2999"}},
+      {"listen-peer-urls", {"http://127.0.0.1:2998", "http://127.0.0.1:2998"}},
+      {"listen-client-http-urls", {"http://127.0.0.1:2997", "http://127.0.0.1:2997"}},
+      {"listen-metrics-urls", {"http://127.0.0.1:2996", "http://127.0.0.1:2996"}},
+      {"initial-advertise-peer-urls", {"http://localhost:2380", "http://localhost:2380"}},
+      {"auto-compaction-retention", {"1h", "1h"}},
+      {"auto-compaction-mode", {"revision", "revision"}},
+      {"cors", {"\"*\"", "*"}},
+      {"tls-min-version", {"TLS1.2", "TLS1.2"}},
+      {"tls-max-version", {"TLS1.3", "TLS1.3"}},
+      {"logger", {"zap", "zap"}},
+      {"log-format", {"console", "console"}},
+      // Needs LeaseCheckpoint too (the next line of the file).
+      {"experimental-enable-lease-checkpoint-persist",
+       {"true\nexperimental-enable-lease-checkpoint: true", "true"}},
+      {"cipher-suites",
+       {"[TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256]", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"}},
+  };
+  return *m;
+}
+
+TEST(ConfigFileKeysTest, EveryTopLevelKeySetsItsFlag) {
+  char tmpl[] = "/tmp/etcdpp_config_keys_XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string path = std::string(tmpl) + "/etcd.conf.yml";
+  int checked = 0;
+  for (const FlagDef& f : FlagTable()) {
+    std::string name(f.name);
+    if (kNotTopLevel.count(name) || f.type == FlagType::kIgnored) continue;
+    auto sample = SampleValue(f);
+    if (auto it = Overrides().find(name); it != Overrides().end()) sample = it->second;
+    SCOPED_TRACE(name + ": " + sample.first);
+    std::ofstream(path, std::ios::trunc) << name << ": " << sample.first << "\n";
+    auto r = Parse({"--config-file", path}, {});
+    if (!r.ok()) {
+      ADD_FAILURE() << r.status().ToString();
+      continue;
+    }
+    // A renamed --experimental-X key sets X (and old/new both would be an error).
+    std::string target = f.renamed_to.empty() ? name : std::string(f.renamed_to);
+    if (!f.gate.empty()) {
+      EXPECT_EQ(r->config.gates_from_experimental_flags.at(std::string(f.gate)),
+                sample.second == "true");
+    } else {
+      EXPECT_EQ(r->config.flag_values.count(target), 1u);
+      if (r->config.flag_values.count(target)) {
+        EXPECT_EQ(r->config.flag_values.at(target), sample.second);
+      }
+    }
+    EXPECT_EQ(r->config.explicitly_set.count(name), 1u);
+    checked++;
+  }
+  std::remove(path.c_str());
+  rmdir(tmpl);
+  EXPECT_GT(checked, 80);
+}
+
+TEST(ConfigFileKeysTest, EveryNestedKeySetsItsFlag) {
+  struct Row {
+    const char* yaml;
+    const char* flag;
+    const char* value;
+  };
+  const Row rows[] = {
+      {"client-transport-security: {cert-file: /c.crt}", "cert-file", "/c.crt"},
+      {"client-transport-security: {key-file: /c.key}", "key-file", "/c.key"},
+      {"client-transport-security: {client-cert-file: /cc.crt}", "client-cert-file", "/cc.crt"},
+      {"client-transport-security: {client-key-file: /cc.key}", "client-key-file", "/cc.key"},
+      {"client-transport-security: {client-cert-auth: true}", "client-cert-auth", "true"},
+      {"client-transport-security: {trusted-ca-file: /ca}", "trusted-ca-file", "/ca"},
+      {"client-transport-security: {auto-tls: true}", "auto-tls", "true"},
+      {"client-transport-security: {allowed-hostname: [h]}", "client-cert-allowed-hostname", "h"},
+      {"peer-transport-security: {cert-file: /p.crt}", "peer-cert-file", "/p.crt"},
+      {"peer-transport-security: {key-file: /p.key}", "peer-key-file", "/p.key"},
+      {"peer-transport-security: {client-cert-file: /pc.crt}", "peer-client-cert-file", "/pc.crt"},
+      {"peer-transport-security: {client-key-file: /pc.key}", "peer-client-key-file", "/pc.key"},
+      {"peer-transport-security: {client-cert-auth: true}", "peer-client-cert-auth", "true"},
+      {"peer-transport-security: {trusted-ca-file: /pca}", "peer-trusted-ca-file", "/pca"},
+      {"peer-transport-security: {auto-tls: true}", "peer-auto-tls", "true"},
+      {"peer-transport-security: {allowed-cn: [cn]}", "peer-cert-allowed-cn", "cn"},
+      {"peer-transport-security: {allowed-hostname: [ph]}", "peer-cert-allowed-hostname", "ph"},
+      {"peer-transport-security: {skip-client-san-verification: true}",
+       "peer-skip-client-san-verification", "true"},
+      {"socket-options: {reuse-port: true}", "socket-reuse-port", "true"},
+      {"socket-options: {reuse-address: true}", "socket-reuse-address", "true"},
+      {"discovery-config: {token: t, endpoints: [http://d:2379]}", "discovery-token", "t"},
+      {"discovery-config: {token: t, endpoints: [http://d:2379]}", "discovery-endpoints",
+       "http://d:2379"},
+      {"discovery-config: {token: t, endpoints: [http://d:2379], dial-timeout: 3000000000}",
+       "discovery-dial-timeout", "3s"},
+      {"discovery-config: {token: t, endpoints: [http://d:2379], request-timeout: 3000000000}",
+       "discovery-request-timeout", "3s"},
+      {"discovery-config: {token: t, endpoints: [http://d:2379], keepalive-time: 3000000000}",
+       "discovery-keepalive-time", "3s"},
+      {"discovery-config: {token: t, endpoints: [http://d:2379], keepalive-timeout: 3000000000}",
+       "discovery-keepalive-timeout", "3s"},
+      {"discovery-config: {token: t, endpoints: [http://d:2379], secure: "
+       "{insecure-transport: false}}",
+       "discovery-insecure-transport", "false"},
+      {"discovery-config: {token: t, endpoints: [http://d:2379], secure: "
+       "{insecure-skip-tls-verify: true}}",
+       "discovery-insecure-skip-tls-verify", "true"},
+      {"discovery-config: {token: t, endpoints: [http://d:2379], secure: {cert: /d.crt}}",
+       "discovery-cert", "/d.crt"},
+      {"discovery-config: {token: t, endpoints: [http://d:2379], secure: {key: /d.key}}",
+       "discovery-key", "/d.key"},
+      {"discovery-config: {token: t, endpoints: [http://d:2379], secure: {cacert: /d.ca}}",
+       "discovery-cacert", "/d.ca"},
+      {"discovery-config: {token: t, endpoints: [http://d:2379], auth: {username: u}}",
+       "discovery-user", "u"},
+      {"discovery-config: {token: t, endpoints: [http://d:2379], auth: {password: pw}}",
+       "discovery-password", "pw"},
+  };
+  char tmpl[] = "/tmp/etcdpp_config_keys_XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string path = std::string(tmpl) + "/etcd.conf.yml";
+  for (const Row& row : rows) {
+    SCOPED_TRACE(row.yaml);
+    std::ofstream(path, std::ios::trunc) << row.yaml << "\n";
+    auto r = Parse({"--config-file", path}, {});
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ASSERT_EQ(r->config.flag_values.count(row.flag), 1u);
+    EXPECT_EQ(r->config.flag_values.at(row.flag), row.value);
+  }
+  std::remove(path.c_str());
+  rmdir(tmpl);
 }
 
 }  // namespace

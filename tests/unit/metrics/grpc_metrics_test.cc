@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "etcdserverpb/rpc.pb.h"
 #include "metrics/parse.h"
 
@@ -61,6 +63,45 @@ TEST(GrpcMetricsTest, CountsStartedAndHandledByCode) {
   EXPECT_EQ(p.Value("grpc_server_handled_total", labels("NotFound")), "0");
   EXPECT_STREQ(GrpcCodeName(1), "Canceled");
   EXPECT_STREQ(GrpcCodeName(16), "Unauthenticated");
+}
+
+TEST(GrpcMetricsTest, HandlingSecondsOnlyWhenExtensive) {
+  GrpcCall put{"/etcdserverpb.KV/Put", RpcType::UNARY};
+  // Leaked, as in the server: the interceptor's families are kept per registry
+  // address, so a stack registry could reuse an earlier test's address.
+  Registry& basic = *new Registry;
+  PreRegisterGrpcServices({"etcdserverpb.KV"}, basic);
+  RecordGrpcHandlingTime(basic, put, 0.02);
+  testing::Parsed pb = testing::ParseExposition(basic.Expose());
+  ASSERT_TRUE(pb.ok) << pb.error;
+  EXPECT_EQ(pb.families.count("grpc_server_handling_seconds"), 0u);
+
+  Registry& ext = *new Registry;
+  EnableGrpcHandlingTimeHistogram(ext);
+  PreRegisterGrpcServices({"etcdserverpb.KV"}, ext);
+  RecordGrpcHandlingTime(ext, put, 0.02);
+  testing::Parsed pe = testing::ParseExposition(ext.Expose());
+  ASSERT_TRUE(pe.ok) << pe.error;
+  EXPECT_EQ(pe.families["grpc_server_handling_seconds"].type, "histogram");
+  const std::vector<std::pair<std::string, std::string>> put_labels = {
+      {"grpc_method", "Put"}, {"grpc_service", "etcdserverpb.KV"}, {"grpc_type", "unary"}};
+  auto with_le = [&](const char* le) {
+    auto l = put_labels;
+    l.insert(l.begin(), {"le", le});
+    std::sort(l.begin(), l.end());
+    return l;
+  };
+  // prometheus.DefBuckets: 0.02 lands in le=0.025, not in le=0.01.
+  EXPECT_EQ(pe.Value("grpc_server_handling_seconds_bucket", with_le("0.01")), "0");
+  EXPECT_EQ(pe.Value("grpc_server_handling_seconds_bucket", with_le("0.025")), "1");
+  EXPECT_EQ(pe.Value("grpc_server_handling_seconds_bucket", with_le("10")), "1");
+  EXPECT_EQ(pe.Value("grpc_server_handling_seconds_bucket", with_le("+Inf")), "1");
+  EXPECT_EQ(pe.Value("grpc_server_handling_seconds_count", put_labels), "1");
+  // Pre-registered at zero for other methods, as go-grpc-prometheus does.
+  EXPECT_EQ(pe.Value("grpc_server_handling_seconds_count", {{"grpc_method", "Range"},
+                                                            {"grpc_service", "etcdserverpb.KV"},
+                                                            {"grpc_type", "unary"}}),
+            "0");
 }
 
 }  // namespace
