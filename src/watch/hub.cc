@@ -428,7 +428,7 @@ void WatchHub::RequestProgress(StreamId sid) {
   to_wake_.erase(s);
 }
 
-bool WatchHub::Next(StreamId sid, Response* out) {
+bool WatchHub::Next(StreamId sid, Response* out, bool* more) {
   bool kick = false;
   Entry e;
   {
@@ -438,6 +438,7 @@ bool WatchHub::Next(StreamId sid, Response* out) {
     Stream* s = sit->second.get();
     if (s->queue_head == s->queue.size()) return false;
     e = std::move(s->queue[s->queue_head++]);
+    if (more != nullptr) *more = s->queue_head < s->queue.size();
     s->queue_bytes -= std::min(s->queue_bytes, e.bytes);
     if (s->queue_head == s->queue.size()) {
       s->queue.clear();

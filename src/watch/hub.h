@@ -101,8 +101,9 @@ class WatchHub {
   // one response with watch_id -1 and header.revision = Rev(); otherwise the
   // notification is deferred until they are (etcd 3.6). No watchers: nothing.
   void RequestProgress(StreamId sid);
-  // Pops the next queued response of the stream; false when empty.
-  bool Next(StreamId sid, Response* out);
+  // Pops the next queued response of the stream; false when empty. *more
+  // (if given) tells whether another response is queued behind it.
+  bool Next(StreamId sid, Response* out, bool* more = nullptr);
 
   // Introspection (tests, metrics).
   size_t WatcherCount() const;
