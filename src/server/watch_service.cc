@@ -120,17 +120,28 @@ class WatchReactor final : public grpc::ServerBidiReactor<WatchRequest, WatchRes
   // Starts the next Write if none is in flight (responses wait in the hub's
   // bounded per-stream queue meanwhile). gRPC calls are made outside mu_ so
   // a reaction run inline could never deadlock on it or outlive it.
+  //
+  // Each response stays its own gRPC message (etcd's framing); when more are
+  // queued behind it, the write carries gRPC's buffer hint so the transport
+  // sends several messages per syscall instead of one. Such a write
+  // completes as soon as it is buffered (below the transport's write buffer
+  // size), and the last queued response is written without the hint, which
+  // flushes everything. Never on the first write: it carries the initial
+  // metadata, and a hinted first message can stall (grpc issues 12975, 34231).
   void MaybeWrite() {
+    bool more = false;
     {
       std::lock_guard<std::mutex> l(mu_);
       if (writing_ || finishing_) return;
-      if (!hub_->Next(sid_, &out_)) return;
+      if (!hub_->Next(sid_, &out_, &more)) return;
       const int64_t rev = out_.header().revision();
       if (*fill_header_) (*fill_header_)(out_.mutable_header());
       out_.mutable_header()->set_revision(rev);
       writing_ = true;  // out_ is gRPC's until OnWriteDone
+      more = more && wrote_once_;
+      wrote_once_ = true;
     }
-    StartWrite(&out_);
+    StartWrite(&out_, more ? grpc::WriteOptions().set_buffer_hint() : grpc::WriteOptions());
   }
 
   // The first reason wins; the status is fixed from then on.
@@ -157,6 +168,7 @@ class WatchReactor final : public grpc::ServerBidiReactor<WatchRequest, WatchRes
   std::mutex mu_;
   WatchResponse out_;
   bool writing_ = false;
+  bool wrote_once_ = false;  // the initial metadata went out with a write
   bool finishing_ = false;
   bool finished_ = false;
   grpc::Status finish_status_;

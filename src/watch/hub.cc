@@ -86,9 +86,38 @@ size_t WatchHub::UnsyncedCount() const {
 }
 
 void WatchHub::Enqueue(Stream* s, Response r) {
-  s->queue_bytes += r.ByteSizeLong();
-  s->queue.push_back(std::move(r));
+  Entry e;
+  e.bytes = r.ByteSizeLong();
+  e.resp = std::move(r);
+  s->queue_bytes += e.bytes;
+  s->queue.push_back(std::move(e));
   to_wake_.insert(s);
+}
+
+void WatchHub::EnqueueBatch(const WatcherPtr& w, const std::shared_ptr<const Batch>& b) {
+  Entry e;
+  e.batch = b;
+  e.w = w;
+  // The whole batch counts against the stream's bound, as a copy would:
+  // the bound is about how far the stream lags, not only about memory.
+  e.bytes = b->bytes;
+  w->stream->queue_bytes += e.bytes;
+  w->stream->queue.push_back(std::move(e));
+  w->sent_since_tick = true;
+  to_wake_.insert(w->stream);
+}
+
+void WatchHub::Materialize(const Entry& e, Response* out) {
+  out->Clear();
+  out->mutable_header()->set_revision(e.batch->rev);
+  out->set_watch_id(e.w->id);
+  for (const auto& ev : e.batch->events) {
+    if (!e.w->Wants(ev)) continue;
+    mvccpb::Event* dst = out->add_events();
+    dst->set_type(ev.type());
+    *dst->mutable_kv() = ev.kv();
+    if (e.w->prev_kv && ev.has_prev_kv()) *dst->mutable_prev_kv() = ev.prev_kv();
+  }
 }
 
 void WatchHub::EnqueueEvents(Watcher* w, int64_t rev, std::vector<mvccpb::Event> evs) {
@@ -177,8 +206,7 @@ void WatchHub::Publish(const std::vector<mvccpb::Event>& events) {
     std::lock_guard<std::mutex> l(mu_);
     size_t i = 0;
     // Per-revision groups: one txn = one response per watcher.
-    std::vector<std::pair<WatcherPtr, std::vector<mvccpb::Event>>> per_watcher;
-    std::unordered_map<Watcher*, size_t> slot;
+    std::vector<WatcherPtr> matched;
     while (i < events.size()) {
       const int64_t rev = events[i].kv().mod_revision();
       size_t j = i;
@@ -188,15 +216,14 @@ void WatchHub::Publish(const std::vector<mvccpb::Event>& events) {
         i = j;
         continue;
       }
-      per_watcher.clear();
-      slot.clear();
+      // Matching only collects watchers; the events are copied once into a
+      // shared batch, and each watcher's response is built by its stream's
+      // Next() (off the applier thread, outside mu_).
+      matched.clear();
       auto add = [&](const WatcherPtr& w, const mvccpb::Event& ev) {
-        if (!w->synced || rev < w->min_rev || !w->Wants(ev)) return;
-        auto [it, inserted] = slot.emplace(w.get(), per_watcher.size());
-        if (inserted) per_watcher.emplace_back(w, std::vector<mvccpb::Event>{});
-        auto& dst = per_watcher[it->second].second;
-        dst.push_back(ev);
-        if (!w->prev_kv) dst.back().clear_prev_kv();
+        if (w->matched_rev == rev || !w->synced || rev < w->min_rev || !w->Wants(ev)) return;
+        w->matched_rev = rev;
+        matched.push_back(w);
       };
       for (size_t k = i; k < j; k++) {
         const mvccpb::Event& ev = events[k];
@@ -208,14 +235,34 @@ void WatchHub::Publish(const std::vector<mvccpb::Event>& events) {
         for (const auto& w : ranges_)
           add(w, ev);
       }
-      for (auto& [w, evs] : per_watcher) {
+      std::shared_ptr<Batch> batch;
+      for (const WatcherPtr& w : matched) {
         if (w->stream->queue_bytes >= opts_.stream_queue_bytes) {
           // Slow stream: stop queueing; the sync thread replays from LMDB.
           MakeUnsynced(w, rev);
           kick = true;
           continue;
         }
-        EnqueueEvents(w.get(), rev, std::move(evs));
+        if (w->fragment) {
+          // Rare: fragmenting needs the built response now.
+          std::vector<mvccpb::Event> evs;
+          for (size_t k = i; k < j; k++) {
+            if (!w->Wants(events[k])) continue;
+            evs.push_back(events[k]);
+            if (!w->prev_kv) evs.back().clear_prev_kv();
+          }
+          EnqueueEvents(w.get(), rev, std::move(evs));
+          continue;
+        }
+        if (!batch) {
+          batch = std::make_shared<Batch>();
+          batch->rev = rev;
+          batch->events.assign(events.begin() + static_cast<long>(i),
+                               events.begin() + static_cast<long>(j));
+          for (const auto& ev : batch->events)
+            batch->bytes += ev.ByteSizeLong();
+        }
+        EnqueueBatch(w, batch);
       }
       rev_ = rev;
       i = j;
@@ -381,16 +428,18 @@ void WatchHub::RequestProgress(StreamId sid) {
   to_wake_.erase(s);
 }
 
-bool WatchHub::Next(StreamId sid, Response* out) {
+bool WatchHub::Next(StreamId sid, Response* out, bool* more) {
   bool kick = false;
+  Entry e;
   {
     std::lock_guard<std::mutex> l(mu_);
     auto sit = streams_.find(sid);
     if (sit == streams_.end()) return false;
     Stream* s = sit->second.get();
     if (s->queue_head == s->queue.size()) return false;
-    *out = std::move(s->queue[s->queue_head++]);
-    s->queue_bytes -= std::min(s->queue_bytes, out->ByteSizeLong());
+    e = std::move(s->queue[s->queue_head++]);
+    if (more != nullptr) *more = s->queue_head < s->queue.size();
+    s->queue_bytes -= std::min(s->queue_bytes, e.bytes);
     if (s->queue_head == s->queue.size()) {
       s->queue.clear();
       s->queue_head = 0;
@@ -406,6 +455,12 @@ bool WatchHub::Next(StreamId sid, Response* out) {
     }
   }
   if (kick) cv_.notify_all();
+  // Outside mu_: the batch and the watcher's filter fields are immutable.
+  if (e.batch) {
+    Materialize(e, out);
+  } else {
+    *out = std::move(e.resp);
+  }
   return true;
 }
 

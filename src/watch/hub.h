@@ -101,8 +101,9 @@ class WatchHub {
   // one response with watch_id -1 and header.revision = Rev(); otherwise the
   // notification is deferred until they are (etcd 3.6). No watchers: nothing.
   void RequestProgress(StreamId sid);
-  // Pops the next queued response of the stream; false when empty.
-  bool Next(StreamId sid, Response* out);
+  // Pops the next queued response of the stream; false when empty. *more
+  // (if given) tells whether another response is queued behind it.
+  bool Next(StreamId sid, Response* out, bool* more = nullptr);
 
   // Introspection (tests, metrics).
   size_t WatcherCount() const;
@@ -121,15 +122,31 @@ class WatchHub {
     bool synced = false;
     bool removed = false;
     bool sent_since_tick = false;
+    int64_t matched_rev = 0;  // Publish: dedup of matches within one revision
     bool Matches(const std::string& k) const;
     bool Wants(const mvccpb::Event& ev) const;
   };
   using WatcherPtr = std::shared_ptr<Watcher>;
+  // One published revision's events, shared read-only by every watcher it
+  // matched (one copy per revision, not one per watcher).
+  struct Batch {
+    int64_t rev = 0;
+    std::vector<mvccpb::Event> events;
+    size_t bytes = 0;
+  };
+  // A queued response: either built (batch null) or a reference to a shared
+  // batch that Next() turns into the watcher's response outside mu_.
+  struct Entry {
+    Response resp;
+    std::shared_ptr<const Batch> batch;
+    WatcherPtr w;  // with batch: its filters, prev_kv and id (immutable)
+    size_t bytes = 0;
+  };
   struct Stream {
     StreamId sid = 0;
     std::unordered_map<int64_t, WatcherPtr> watchers;
     int64_t next_id = 0;
-    std::vector<Response> queue;  // FIFO from queue_head
+    std::vector<Entry> queue;  // FIFO from queue_head
     size_t queue_head = 0;
     size_t queue_bytes = 0;
     size_t unsynced = 0;
@@ -145,6 +162,9 @@ class WatchHub {
   // All below: mu_ held.
   void Enqueue(Stream* s, Response r);
   void EnqueueEvents(Watcher* w, int64_t rev, std::vector<mvccpb::Event> evs);
+  void EnqueueBatch(const WatcherPtr& w, const std::shared_ptr<const Batch>& b);
+  // Without mu_: the watcher's response for a batch entry.
+  static void Materialize(const Entry& e, Response* out);
   void Index(const WatcherPtr& w);
   void Unindex(const WatcherPtr& w);
   void MakeUnsynced(const WatcherPtr& w, int64_t min_rev);

@@ -146,6 +146,65 @@ TEST_F(WatchHubTest, OneTxnOneResponse) {
   EXPECT_EQ(r.events(0).kv().mod_revision(), 3);
 }
 
+// One shared batch per revision: every watcher still gets only its own
+// events, with prev_kv only if it asked, and later mutations of the
+// caller's vector do not leak into queued responses.
+TEST_F(WatchHubTest, SharedBatchPerWatcherView) {
+  MakeHub();
+  TestStream s1(hub_.get());
+  TestStream s2(hub_.get());
+  auto prev = CreateReq("a", "c");
+  prev.set_prev_kv(true);
+  auto nodel = CreateReq("a", "z");
+  nodel.add_filters(etcdserverpb::WatchCreateRequest::NODELETE);
+  hub_->Create(s1.sid(), prev);             // s1 #0: [a, c) with prev_kv
+  hub_->Create(s1.sid(), CreateReq("b"));   // s1 #1: b only
+  hub_->Create(s2.sid(), nodel);            // s2 #0: [a, z) no deletes
+  hub_->Create(s2.sid(), CreateReq("zz"));  // s2 #1: never matches
+  for (int i = 0; i < 2; i++) {
+    s1.MustGet();
+    s2.MustGet();
+  }
+  Txn({{"a", "1"}, {"b", "1"}});                                                // rev 2
+  auto evs = Txn({{"a", "2"}, {"b", kDelete}, {"d", "1"}}, /*publish=*/false);  // rev 3
+  hub_->Publish(evs);
+  evs.clear();  // the hub must hold its own copy
+
+  Response r = s1.MustGet();  // rev 2, #0
+  EXPECT_EQ(r.watch_id(), 0);
+  EXPECT_EQ(r.header().revision(), 2);
+  ASSERT_EQ(r.events_size(), 2);
+  EXPECT_FALSE(r.events(0).has_prev_kv());  // created: no previous
+  r = s1.MustGet();                         // rev 2, #1
+  EXPECT_EQ(r.watch_id(), 1);
+  ASSERT_EQ(r.events_size(), 1);
+  EXPECT_EQ(r.events(0).kv().key(), "b");
+  r = s1.MustGet();  // rev 3, #0: a and the delete of b, both with prev_kv
+  EXPECT_EQ(r.watch_id(), 0);
+  EXPECT_EQ(r.header().revision(), 3);
+  ASSERT_EQ(r.events_size(), 2);
+  EXPECT_EQ(r.events(0).prev_kv().value(), "1");
+  EXPECT_EQ(r.events(1).type(), Event::DELETE);
+  EXPECT_EQ(r.events(1).prev_kv().value(), "1");
+  r = s1.MustGet();  // rev 3, #1: the delete, without prev_kv
+  EXPECT_EQ(r.watch_id(), 1);
+  ASSERT_EQ(r.events_size(), 1);
+  EXPECT_EQ(r.events(0).type(), Event::DELETE);
+  EXPECT_FALSE(r.events(0).has_prev_kv());
+  EXPECT_TRUE(s1.Idle());
+
+  r = s2.MustGet();  // rev 2
+  EXPECT_EQ(r.watch_id(), 0);
+  ASSERT_EQ(r.events_size(), 2);
+  r = s2.MustGet();  // rev 3: a and d, the delete filtered
+  EXPECT_EQ(r.watch_id(), 0);
+  ASSERT_EQ(r.events_size(), 2);
+  EXPECT_EQ(r.events(0).kv().key(), "a");
+  EXPECT_FALSE(r.events(0).has_prev_kv());
+  EXPECT_EQ(r.events(1).kv().key(), "d");
+  EXPECT_TRUE(s2.Idle());
+}
+
 TEST_F(WatchHubTest, BatchOfSeveralTxnsPublishedAtOnce) {
   MakeHub();
   TestStream s(hub_.get());
