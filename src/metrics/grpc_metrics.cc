@@ -109,12 +109,7 @@ class Families {
 };
 
 Families& FamiliesOf(Registry& r) {
-  static std::mutex mu;
-  static std::unordered_map<Registry*, Families*> all;  // leaked, as the registries
-  std::lock_guard<std::mutex> lock(mu);
-  auto& f = all[&r];
-  if (f == nullptr) f = new Families(r);
-  return *f;
+  return r.Extension<Families>("grpc_metrics", [&r] { return std::make_unique<Families>(r); });
 }
 
 class Interceptor final : public grpc::experimental::Interceptor {

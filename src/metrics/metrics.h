@@ -196,6 +196,24 @@ class Registry {
   // name, series by label values, label pairs by name (client_golang's order).
   std::string Expose() const;
 
+  // Per-registry state of a helper module (grpc_metrics' per-method cache),
+  // made on first use and destroyed with the registry: no process-wide map
+  // keyed by a registry's address that could outlive it.
+  template <typename T, typename Make>
+  T& Extension(std::string_view key, Make make) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (auto it = extensions_.find(key); it != extensions_.end()) {
+        return *static_cast<T*>(it->second.get());
+      }
+    }
+    // Made unlocked: the maker may register families (which takes mu_).
+    std::shared_ptr<void> made(make());
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = extensions_.emplace(std::string(key), std::move(made)).first;  // first one wins
+    return *static_cast<T*>(it->second.get());
+  }
+
  private:
   friend class Registration;
   void RemoveCollector(uint64_t id);
@@ -205,6 +223,7 @@ class Registry {
 
   mutable std::mutex mu_;  // families_ (never held while collectors run)
   std::map<std::string, std::unique_ptr<FamilyBase>, std::less<>> families_;
+  std::map<std::string, std::shared_ptr<void>, std::less<>> extensions_;  // guarded by mu_
   // Held while collectors run (Expose) and while one is removed.
   mutable std::mutex collectors_mu_;
   std::map<uint64_t, CollectFn> collectors_;

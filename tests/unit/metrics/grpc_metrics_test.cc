@@ -67,16 +67,14 @@ TEST(GrpcMetricsTest, CountsStartedAndHandledByCode) {
 
 TEST(GrpcMetricsTest, HandlingSecondsOnlyWhenExtensive) {
   GrpcCall put{"/etcdserverpb.KV/Put", RpcType::UNARY};
-  // Leaked, as in the server: the interceptor's families are kept per registry
-  // address, so a stack registry could reuse an earlier test's address.
-  Registry& basic = *new Registry;
+  Registry basic;
   PreRegisterGrpcServices({"etcdserverpb.KV"}, basic);
   RecordGrpcHandlingTime(basic, put, 0.02);
   testing::Parsed pb = testing::ParseExposition(basic.Expose());
   ASSERT_TRUE(pb.ok) << pb.error;
   EXPECT_EQ(pb.families.count("grpc_server_handling_seconds"), 0u);
 
-  Registry& ext = *new Registry;
+  Registry ext;
   EnableGrpcHandlingTimeHistogram(ext);
   PreRegisterGrpcServices({"etcdserverpb.KV"}, ext);
   RecordGrpcHandlingTime(ext, put, 0.02);
