@@ -32,8 +32,11 @@ void Scheduler::Loop() {
       cv_.wait(lock);
       continue;
     }
-    if (queue_.top().at > Clock::now()) {
-      cv_.wait_until(lock, queue_.top().at);
+    // A copy: wait_until reads the deadline again after waking, and a Post
+    // meanwhile may reallocate the queue under a reference to top().
+    const Clock::time_point due = queue_.top().at;
+    if (due > Clock::now()) {
+      cv_.wait_until(lock, due);
       continue;
     }
     auto fn = std::move(const_cast<Item&>(queue_.top()).fn);
